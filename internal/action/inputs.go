@@ -1,0 +1,339 @@
+package action
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Spec describes one input. Its name is the same in action.yml, the GitLab
+// component and the CLI flags.
+type Spec struct {
+	Name    string
+	Default string // as documented; "" when the default is computed or none
+	Usage   string
+}
+
+// Specs lists every input, in the order help and documentation show them.
+var Specs = []Spec{
+	{"repository", "", "ECR repository name, e.g. team/app (required unless dry-run)"},
+	{"aws-region", "", "AWS region of the registry (default: AWS_REGION, else AWS_DEFAULT_REGION)"},
+	{"registry-id", "", "AWS account id that owns the registry (default: the caller's account)"},
+	{"context", ".", "build context directory; its .dockerignore is honoured"},
+	{"file", "", "Dockerfile path (default: <context>/Dockerfile)"},
+	{"build-stage", "", "the SDK/build stage whose layers are cached (default: the stage the target copies from)"},
+	{"target", "", "the runtime stage that is tagged and pushed (default: the last stage)"},
+	{"build-args", "", "build arguments, one KEY=VALUE a line (KEY alone takes the value from the environment)"},
+	{"tags", "", "tags to push, one a line or comma separated (default: the commit's short sha, plus latest on the default branch)"},
+	{"push", "true", "false: build and report, push nothing"},
+	{"dry-run", "false", "build and push to an embedded local registry; no AWS account needed"},
+	{"cache", "true", "use and fill the dependency-keyed build cache"},
+	{"cache-key-files", "", "globs of the dependency files that make the cache key, one a line or comma separated (default: detected by ecosystem)"},
+	{"create-repository", "true", "create the repository (scan on push on) when it is missing"},
+	{"max-image-size", "", "fail when the pushed image is larger, compressed as ECR counts it (e.g. 250MB, 1.5GiB)"},
+	{"network", "", "network mode for RUN steps: default, host or none (default: the daemon's)"},
+}
+
+// Inputs holds every input, parsed and validated.
+type Inputs struct {
+	Repository       string
+	Region           string
+	RegistryID       string
+	Context          string
+	File             string
+	BuildStage       string
+	Target           string
+	BuildArgs        []BuildArg
+	Tags             []string
+	Push             bool
+	DryRun           bool
+	Cache            bool
+	CacheKeyFiles    []string
+	CreateRepository bool
+	MaxImageSize     int64 // bytes; 0 means no limit
+	Network          string
+}
+
+// BuildArg is one build argument, in the order given.
+type BuildArg struct {
+	Key, Value string
+}
+
+// InputError reports an input that cannot be used. Its message names the
+// input and says what is accepted.
+type InputError struct {
+	Input string
+	Msg   string
+}
+
+func (e *InputError) Error() string { return "input " + e.Input + ": " + e.Msg }
+
+func inputErr(name, format string, args ...any) error {
+	return &InputError{Input: name, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Environment is what the inputs' computed defaults are taken from.
+type Environment struct {
+	Getenv func(string) string
+	CI     CI
+}
+
+// ReservedTagPrefixes are the tag prefixes the action uses for its own
+// references; the lifecycle policy expires them, so no requested tag may use one.
+var ReservedTagPrefixes = []string{"buildcache-", "msb-"}
+
+var (
+	// ECR's repository name pattern (CreateRepository), 2 to 256 characters.
+	repositoryRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+	regionRE     = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-[0-9]+$`)
+	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
+	tagRE        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	argKeyRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	stageRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+)
+
+// Parse validates raw input values (by input name; absent or empty means the
+// default) and fills computed defaults from env. The first problem found is
+// returned as an *InputError.
+func Parse(raw map[string]string, env Environment) (*Inputs, error) {
+	for name := range raw {
+		if !slices.ContainsFunc(Specs, func(s Spec) bool { return s.Name == name }) {
+			return nil, inputErr(name, "unknown input: the inputs are %s", specNames())
+		}
+	}
+	get := func(name string) string { return strings.TrimSpace(raw[name]) }
+	getenv := env.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+
+	in := &Inputs{}
+	var err error
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{{"push", &in.Push}, {"dry-run", &in.DryRun}, {"cache", &in.Cache}, {"create-repository", &in.CreateRepository}} {
+		if *b.dst, err = parseBool(b.name, get(b.name)); err != nil {
+			return nil, err
+		}
+	}
+
+	in.Repository = get("repository")
+	switch {
+	case in.Repository == "" && in.DryRun:
+		in.Repository = "ms-build/dry-run"
+	case in.Repository == "":
+		return nil, inputErr("repository", "required: give the ECR repository name, e.g. team/app (or set dry-run: true to build without AWS)")
+	case strings.Contains(in.Repository, ".amazonaws.com") || strings.Contains(in.Repository, ":"):
+		return nil, inputErr("repository", "%q looks like a registry address or a reference: give only the repository name, e.g. team/app", in.Repository)
+	case len(in.Repository) < 2 || len(in.Repository) > 256 || !repositoryRE.MatchString(in.Repository):
+		return nil, inputErr("repository", "%q is not a valid ECR repository name: use 2 to 256 lower-case letters, digits and . _ - separated by /, e.g. team/app", in.Repository)
+	}
+
+	in.Region = get("aws-region")
+	if in.Region == "" {
+		in.Region = strings.TrimSpace(getenv("AWS_REGION"))
+	}
+	if in.Region == "" {
+		in.Region = strings.TrimSpace(getenv("AWS_DEFAULT_REGION"))
+	}
+	switch {
+	case in.Region == "" && in.DryRun:
+		in.Region = "us-east-1"
+	case in.Region == "":
+		return nil, inputErr("aws-region", "required: set aws-region (or AWS_REGION), e.g. eu-west-1")
+	case !regionRE.MatchString(in.Region):
+		return nil, inputErr("aws-region", "%q is not an AWS region: use a region code such as us-east-1 or eu-central-1", in.Region)
+	}
+
+	in.RegistryID = get("registry-id")
+	if in.RegistryID != "" && !accountRE.MatchString(in.RegistryID) {
+		return nil, inputErr("registry-id", "%q is not an AWS account id: use the 12 digits of the account that owns the registry, or leave it empty for your own", in.RegistryID)
+	}
+
+	in.Context = get("context")
+	if in.Context == "" {
+		in.Context = "."
+	}
+	in.File = get("file")
+
+	for _, s := range []struct {
+		name string
+		dst  *string
+	}{{"build-stage", &in.BuildStage}, {"target", &in.Target}} {
+		v := get(s.name)
+		if v != "" && !stageRE.MatchString(v) {
+			return nil, inputErr(s.name, "%q is not a stage name: use the name after AS in a FROM line, or a stage's index", v)
+		}
+		*s.dst = v
+	}
+
+	if in.BuildArgs, err = parseBuildArgs(raw["build-args"], getenv); err != nil {
+		return nil, err
+	}
+
+	if in.Tags, err = parseTags(get("tags"), env.CI); err != nil {
+		return nil, err
+	}
+
+	in.CacheKeyFiles = splitList(get("cache-key-files"))
+	for _, g := range in.CacheKeyFiles {
+		if strings.HasPrefix(g, "/") || slices.Contains(strings.Split(g, "/"), "..") {
+			return nil, inputErr("cache-key-files", "%q leaves the build context: use globs relative to the context, e.g. **/*.csproj", g)
+		}
+	}
+
+	if v := get("max-image-size"); v != "" {
+		if in.MaxImageSize, err = ParseSize(v); err != nil {
+			return nil, inputErr("max-image-size", "%q is not a size: use a number with an optional unit B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB, e.g. 250MB", v)
+		}
+		if in.MaxImageSize <= 0 {
+			return nil, inputErr("max-image-size", "%q must be more than 0: give a size such as 250MB, or leave it empty for no limit", v)
+		}
+	}
+
+	in.Network = strings.ToLower(get("network"))
+	switch in.Network {
+	case "", "default", "host", "none":
+	default:
+		return nil, inputErr("network", "%q is not a network mode BuildKit supports: use default, host or none", get("network"))
+	}
+	return in, nil
+}
+
+func specNames() string {
+	names := make([]string, len(Specs))
+	for i, s := range Specs {
+		names[i] = s.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// parseBool accepts the YAML 1.2 core schema booleans, as GitHub's
+// getBooleanInput does; empty means the input's documented default.
+func parseBool(name, v string) (bool, error) {
+	if v == "" {
+		for _, s := range Specs {
+			if s.Name == name {
+				v = s.Default
+			}
+		}
+	}
+	switch v {
+	case "true", "True", "TRUE":
+		return true, nil
+	case "false", "False", "FALSE":
+		return false, nil
+	}
+	return false, inputErr(name, "%q is not a boolean: use true or false", v)
+}
+
+func parseBuildArgs(v string, getenv func(string) string) ([]BuildArg, error) {
+	var args []BuildArg
+	seen := map[string]bool{}
+	for line := range strings.Lines(v) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
+		key = strings.TrimSpace(key)
+		if !argKeyRE.MatchString(key) {
+			// The value may be a secret: name the key only.
+			return nil, inputErr("build-args", "%q is not a build argument name: write one KEY=VALUE a line, KEY made of letters, digits and _", key)
+		}
+		if !ok {
+			value = getenv(key)
+		}
+		if seen[key] {
+			return nil, inputErr("build-args", "%s is given twice: give each build argument once", key)
+		}
+		seen[key] = true
+		args = append(args, BuildArg{Key: key, Value: value})
+	}
+	return args, nil
+}
+
+func parseTags(v string, ci CI) ([]string, error) {
+	tags := splitList(v)
+	if len(tags) == 0 {
+		tags = ci.DefaultTags()
+	}
+	var out []string
+	for _, t := range tags {
+		switch {
+		case strings.ContainsAny(t, ":/@"):
+			return nil, inputErr("tags", "%q is a reference, not a tag: give only the tag (the part after ':'); the registry and repository come from the other inputs", t)
+		case !tagRE.MatchString(t):
+			return nil, inputErr("tags", "%q is not a valid tag: use up to 128 letters, digits, _ . - not starting with . or -", t)
+		}
+		for _, p := range ReservedTagPrefixes {
+			if strings.HasPrefix(t, p) {
+				return nil, inputErr("tags", "%q starts with %q, which ms-build reserves for its own cache references: choose another tag", t, p)
+			}
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, inputErr("tags", "none given and none can be derived (no commit sha found): give at least one tag")
+	}
+	return out, nil
+}
+
+// splitList splits a value given one item a line or comma separated.
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == ',' || r == '\r' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+var sizeUnits = map[string]float64{
+	"": 1, "b": 1,
+	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+}
+
+var errSize = errors.New("not a size")
+
+// ParseSize parses a size such as 250MB, 1.5 GiB or 1048576.
+func ParseSize(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := v, ""
+	if i >= 0 {
+		num, unit = v[:i], strings.ToLower(strings.TrimSpace(v[i:]))
+	}
+	mult, ok := sizeUnits[unit]
+	if !ok || num == "" {
+		return 0, errSize
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f*mult > 1<<62 {
+		return 0, errSize
+	}
+	return int64(f * mult), nil
+}
+
+// FormatSize formats bytes for people, in powers of 1000 as ECR's console
+// does: 187.3 MB.
+func FormatSize(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTP"[exp])
+}

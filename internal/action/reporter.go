@@ -1,0 +1,296 @@
+package action
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/sethvargo/go-githubactions"
+)
+
+// Level is an annotation's severity.
+type Level int
+
+const (
+	Notice Level = iota
+	Warning
+	Error
+)
+
+func (l Level) String() string {
+	switch l {
+	case Warning:
+		return "warning"
+	case Error:
+		return "error"
+	}
+	return "notice"
+}
+
+// Annotation is a message that may point at a file and line (a Dockerfile
+// instruction, say).
+type Annotation struct {
+	Level   Level
+	Title   string
+	File    string
+	Line    int
+	Message string
+}
+
+// Reporter is where a run says what it does and what it made. Every
+// implementation redacts masked secrets from everything it writes and none
+// panics.
+type Reporter interface {
+	// Mask registers a secret: from now on it is never written anywhere.
+	Mask(secret string)
+	// Infof prints one milestone line.
+	Infof(format string, args ...any)
+	// Annotate prints a notice, warning or error.
+	Annotate(a Annotation)
+	// Section prints a folded section: a title and its body (build logs).
+	Section(title string, body []byte)
+	// Outputs publishes the step's outputs.
+	Outputs(o Outputs) error
+	// Summary publishes the job summary.
+	Summary(s Summary) error
+}
+
+// masker replaces registered secrets with *** in what it writes.
+type masker struct {
+	mu      sync.Mutex
+	secrets []string
+}
+
+func (m *masker) add(s string) {
+	if s == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.secrets = append(m.secrets, s)
+}
+
+func (m *masker) redact(s string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, sec := range m.secrets {
+		s = strings.ReplaceAll(s, sec, "***")
+	}
+	return s
+}
+
+// writer returns w behind the masker.
+func (m *masker) writer(w io.Writer) io.Writer { return redactingWriter{m, w} }
+
+type redactingWriter struct {
+	m *masker
+	w io.Writer
+}
+
+func (r redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, r.m.redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Plain reports to a terminal: progress on stderr, the image reference on
+// stdout (for composition: `ref=$(ms-build ...)`).
+type Plain struct {
+	m              masker
+	stdout, stderr io.Writer
+	mu             sync.Mutex
+}
+
+// NewPlain returns a Reporter for a terminal or any CI it does not know.
+func NewPlain(stdout, stderr io.Writer) *Plain {
+	p := &Plain{}
+	p.stdout, p.stderr = p.m.writer(stdout), p.m.writer(stderr)
+	return p
+}
+
+func (p *Plain) Mask(secret string) { p.m.add(secret) }
+
+func (p *Plain) Infof(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.stderr, format+"\n", args...)
+}
+
+func (p *Plain) Annotate(a Annotation) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintln(p.stderr, plainAnnotation(a))
+}
+
+func plainAnnotation(a Annotation) string {
+	var b strings.Builder
+	b.WriteString(a.Level.String())
+	if a.File != "" {
+		fmt.Fprintf(&b, " %s", a.File)
+		if a.Line > 0 {
+			fmt.Fprintf(&b, ":%d", a.Line)
+		}
+	}
+	b.WriteString(": ")
+	if a.Title != "" {
+		b.WriteString(a.Title + ": ")
+	}
+	b.WriteString(a.Message)
+	return b.String()
+}
+
+func (p *Plain) Section(title string, body []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintln(p.stderr, title)
+	writeIndented(p.stderr, body, "  ")
+}
+
+func writeIndented(w io.Writer, body []byte, indent string) {
+	for line := range bytes.Lines(body) {
+		fmt.Fprintf(w, "%s%s\n", indent, bytes.TrimRight(line, "\r\n"))
+	}
+}
+
+func (p *Plain) Outputs(o Outputs) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ref := o.ImageURI
+	if ref == "" {
+		ref = o.ImageID
+	}
+	_, err := fmt.Fprintln(p.stdout, ref)
+	return err
+}
+
+func (p *Plain) Summary(s Summary) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	for _, kv := range s.Pairs() {
+		if kv.Name == "metadata" || kv.Value == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "%-24s %s\n", kv.Name+":", strings.ReplaceAll(kv.Value, "\n", " "))
+	}
+	_, err := io.WriteString(p.stderr, b.String())
+	return err
+}
+
+// GitHubReporter reports through workflow commands on stdout and the files
+// the runner names in GITHUB_OUTPUT and GITHUB_STEP_SUMMARY.
+type GitHubReporter struct {
+	m      masker
+	raw    *githubactions.Action // unredacted: add-mask only
+	gh     *githubactions.Action
+	w      io.Writer // stdout behind the masker
+	getenv func(string) string
+	mu     sync.Mutex
+}
+
+// NewGitHub returns a Reporter for GitHub Actions (and act).
+func NewGitHub(stdout io.Writer, getenv func(string) string) *GitHubReporter {
+	r := &GitHubReporter{getenv: getenv}
+	r.raw = githubactions.New(githubactions.WithWriter(stdout), githubactions.WithGetenv(getenv))
+	r.w = r.m.writer(stdout)
+	r.gh = githubactions.New(githubactions.WithWriter(r.w), githubactions.WithGetenv(getenv))
+	return r
+}
+
+// Mask tells the runner to hide the secret in the job log (the command line
+// itself is consumed by the runner, never shown) and redacts it from
+// everything this reporter writes.
+func (r *GitHubReporter) Mask(secret string) {
+	if secret == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_ = guard(func() { r.raw.AddMask(secret) })
+	r.m.add(secret)
+}
+
+func (r *GitHubReporter) Infof(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_ = guard(func() { r.gh.Infof(format, args...) })
+}
+
+func (r *GitHubReporter) Annotate(a Annotation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fields := githubactions.CommandProperties{}
+	if a.Title != "" {
+		fields["title"] = a.Title
+	}
+	if a.File != "" {
+		fields["file"] = a.File
+		if a.Line > 0 {
+			fields["line"] = fmt.Sprint(a.Line)
+		}
+	}
+	gh := r.gh.WithFieldsMap(fields)
+	_ = guard(func() {
+		switch a.Level {
+		case Error:
+			gh.Errorf("%s", a.Message)
+		case Warning:
+			gh.Warningf("%s", a.Message)
+		default:
+			gh.Noticef("%s", a.Message)
+		}
+	})
+}
+
+// Section folds the body in a group. Workflow commands are stopped while the
+// body is written, so a build log line cannot act as one (::set-output,
+// ::add-path...).
+func (r *GitHubReporter) Section(title string, body []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	token := rand.Text()
+	_ = guard(func() {
+		r.gh.Group(title)
+		r.gh.IssueCommand(&githubactions.Command{Name: "stop-commands", Message: token})
+		writeIndented(r.w, body, "")
+		r.gh.IssueCommand(&githubactions.Command{Name: token})
+		r.gh.EndGroup()
+	})
+}
+
+func (r *GitHubReporter) Outputs(o Outputs) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.getenv("GITHUB_OUTPUT") == "" {
+		return fmt.Errorf("writing step outputs: GITHUB_OUTPUT is not set: run inside a GitHub Actions step")
+	}
+	return guard(func() {
+		for _, kv := range o.Pairs() {
+			r.gh.SetOutput(kv.Name, r.m.redact(kv.Value))
+		}
+	})
+}
+
+func (r *GitHubReporter) Summary(s Summary) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.getenv("GITHUB_STEP_SUMMARY") == "" {
+		return nil // no summary file on this runner (older act): nothing to do
+	}
+	return guard(func() { r.gh.AddStepSummary(r.m.redact(s.Markdown())) })
+}
+
+// guard turns go-githubactions' panics (a file it cannot write) into errors.
+func guard(f func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("writing to the runner: %v", p)
+		}
+	}()
+	f()
+	return nil
+}

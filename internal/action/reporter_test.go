@@ -1,0 +1,141 @@
+package action
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run go test -update): %v", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", name, diff)
+	}
+}
+
+const secret = "pa55w0rd-from-ecr"
+
+var sample = Summary{
+	Outputs: Outputs{
+		ImageURI:              "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+		Digest:                "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+		ImageID:               "sha256:2222222222222222222222222222222222222222222222222222222222222222",
+		Tags:                  []string{"123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:abc1234", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:latest"},
+		ImageSizeBytes:        87_300_000,
+		ImageSize:             "87.3 MB",
+		UncompressedSizeBytes: 210_000_000,
+		BuildStageSizeBytes:   1_400_000_000,
+	},
+	Repository: "team/app",
+	Target:     "final",
+	BuildStage: "build",
+	Pushed:     true,
+	Timings:    []Timing{{"build stage build", 42 * time.Second}, {"push", 3500 * time.Millisecond}},
+}
+
+// exercise drives a reporter through everything a run does, with the secret
+// masked first and then offered in every channel.
+func exercise(t *testing.T, r Reporter) {
+	t.Helper()
+	r.Mask(secret)
+	r.Infof("Logged in with %s", secret)
+	r.Annotate(Annotation{Level: Warning, Title: "Dockerfile", File: "Dockerfile", Line: 3, Message: "COPY . . before restore " + secret})
+	r.Section("DONE [build 4/4] RUN dotnet publish (12.0s)", []byte("line one\n::set-output name=x::y\nsecret "+secret+"\n"))
+	o := sample.Outputs
+	o.ImageID = secret
+	if err := r.Outputs(o); err != nil {
+		t.Fatalf("Outputs: %v", err)
+	}
+	if err := r.Summary(sample); err != nil {
+		t.Fatalf("Summary: %v", err)
+	}
+}
+
+func TestGitHubReporter(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{
+		"GITHUB_OUTPUT":       filepath.Join(dir, "output"),
+		"GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"),
+	}
+	var stdout bytes.Buffer
+	exercise(t, NewGitHub(&stdout, func(k string) string { return env[k] }))
+
+	out, _ := os.ReadFile(env["GITHUB_OUTPUT"])
+	summary, _ := os.ReadFile(env["GITHUB_STEP_SUMMARY"])
+	// The runner consumes the add-mask command: it is the only place the
+	// secret may be written, and only on stdout.
+	lines := strings.Split(stdout.String(), "\n")
+	if got, want := lines[0], "::add-mask::"+secret; got != want {
+		t.Errorf("first line = %q, want %q", got, want)
+	}
+	rest := strings.Join(lines[1:], "\n")
+	for name, s := range map[string]string{"stdout": rest, "outputs": string(out), "summary": string(summary)} {
+		if strings.Contains(s, secret) {
+			t.Errorf("%s holds the secret:\n%s", name, s)
+		}
+	}
+	// Stop-commands tokens are random: name them for the golden file.
+	tok := regexp.MustCompile(`::stop-commands::(\S+)`).FindStringSubmatch(rest)
+	if tok == nil {
+		t.Fatalf("no stop-commands around the build log:\n%s", rest)
+	}
+	rest = strings.ReplaceAll(rest, tok[1], "TOKEN")
+	golden(t, "github.stdout", rest)
+	golden(t, "github.output", string(out))
+	golden(t, "github.summary.md", string(summary))
+}
+
+func TestGitHubReporterOutsideGitHub(t *testing.T) {
+	t.Parallel()
+	var stdout bytes.Buffer
+	r := NewGitHub(&stdout, func(string) string { return "" })
+	r.Mask(secret)
+	if err := r.Outputs(sample.Outputs); err == nil || !strings.Contains(err.Error(), "GITHUB_OUTPUT") {
+		t.Errorf("Outputs without GITHUB_OUTPUT: error = %v, want one naming GITHUB_OUTPUT", err)
+	}
+	if err := r.Summary(sample); err != nil {
+		t.Errorf("Summary without GITHUB_STEP_SUMMARY: %v, want nothing done", err)
+	}
+}
+
+func TestGitHubReporterUnwritableFile(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"GITHUB_OUTPUT": filepath.Join(t.TempDir(), "missing", "output")}
+	r := NewGitHub(&bytes.Buffer{}, func(k string) string { return env[k] })
+	if err := r.Outputs(sample.Outputs); err == nil {
+		t.Error("Outputs to an unwritable file succeeded, want an error (and no panic)")
+	}
+}
+
+func TestPlainReporter(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	exercise(t, NewPlain(&stdout, &stderr))
+	if got, want := stdout.String(), sample.ImageURI+"\n"; got != want {
+		t.Errorf("stdout = %q, want the image reference alone: %q", got, want)
+	}
+	if strings.Contains(stderr.String(), secret) {
+		t.Errorf("stderr holds the secret:\n%s", stderr.String())
+	}
+	golden(t, "plain.stderr", stderr.String())
+}
