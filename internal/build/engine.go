@@ -1,0 +1,263 @@
+package build
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/docker/docker/api/types"
+	dockerbuild "github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/api/types/system"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
+)
+
+// Client is the part of the Docker Engine API client the build package uses.
+type Client interface {
+	Ping(ctx context.Context) (types.Ping, error)
+	Info(ctx context.Context) (system.Info, error)
+	ImageBuild(ctx context.Context, buildContext io.Reader, options dockerbuild.ImageBuildOptions) (dockerbuild.ImageBuildResponse, error)
+	BuildCancel(ctx context.Context, id string) error
+	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (image.InspectResponse, error)
+	ImageTag(ctx context.Context, source, target string) error
+	ImagePush(ctx context.Context, image string, options image.PushOptions) (io.ReadCloser, error)
+	ImagePull(ctx context.Context, ref string, options image.PullOptions) (io.ReadCloser, error)
+	ImageRemove(ctx context.Context, imageID string, options image.RemoveOptions) ([]image.DeleteResponse, error)
+}
+
+var _ Client = (*client.Client)(nil)
+
+// Engine builds, tags and pushes images through a Docker engine, always with
+// BuildKit.
+type Engine struct {
+	c Client
+}
+
+// NewEngine returns an Engine over the given client.
+func NewEngine(c Client) *Engine { return &Engine{c: c} }
+
+// Platform returns the engine's platform (os/arch), for cache keys.
+func (e *Engine) Platform(ctx context.Context) (string, error) {
+	info, err := e.c.Info(ctx)
+	if err != nil {
+		return "", fmt.Errorf("asking the engine for its platform: %w", err)
+	}
+	return info.OSType + "/" + info.Architecture, nil
+}
+
+// Options describe one BuildKit build of one target.
+type Options struct {
+	Context     *Context
+	Target      string // stage name or index; "" for the last stage
+	Tags        []string
+	BuildArgs   map[string]*string
+	Labels      map[string]string
+	Network     string // "", default, host or none
+	CacheFrom   []string
+	InlineCache bool // write cache metadata into the image, for a later cache-from
+}
+
+// Image is a built image in the engine's store.
+type Image struct {
+	ID   string // config digest
+	Size int64  // uncompressed, as the engine counts it
+}
+
+// Build runs one BuildKit build and reads its stream to the end. The build is
+// cancelled in the engine when ctx is.
+func (e *Engine) Build(ctx context.Context, o Options, p Progress) (Image, error) {
+	tar, err := o.Context.Tar()
+	if err != nil {
+		return Image{}, fmt.Errorf("packing the build context: %w", err)
+	}
+	defer tar.Close()
+
+	args := make(map[string]*string, len(o.BuildArgs)+1)
+	for k, v := range o.BuildArgs {
+		args[k] = v
+	}
+	if o.InlineCache {
+		one := "1"
+		args["BUILDKIT_INLINE_CACHE"] = &one
+	}
+	id := "msb-" + rand.Text()
+	resp, err := e.c.ImageBuild(ctx, tar, dockerbuild.ImageBuildOptions{
+		Version:     dockerbuild.BuilderBuildKit,
+		BuildID:     id,
+		Dockerfile:  o.Context.DockerfileName(),
+		Target:      o.Target,
+		Tags:        o.Tags,
+		BuildArgs:   args,
+		Labels:      o.Labels,
+		NetworkMode: o.Network,
+		CacheFrom:   o.CacheFrom,
+		Remove:      true,
+		ForceRemove: true,
+	})
+	if err != nil {
+		return Image{}, fmt.Errorf("starting the build: %w", err)
+	}
+	defer resp.Body.Close()
+
+	// Closing the body alone leaves BuildKit running in the engine: cancel
+	// the build there too.
+	stop := context.AfterFunc(ctx, func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = e.c.BuildCancel(cctx, id)
+		resp.Body.Close()
+	})
+	defer stop()
+
+	imageID, err := decodeBuild(resp.Body, p)
+	if ctx.Err() != nil {
+		return Image{}, fmt.Errorf("building: %w", context.Cause(ctx))
+	}
+	if err != nil {
+		return Image{}, err
+	}
+	return e.Inspect(ctx, imageID)
+}
+
+// Inspect returns an image's id and size.
+func (e *Engine) Inspect(ctx context.Context, ref string) (Image, error) {
+	ii, err := e.c.ImageInspect(ctx, ref)
+	if err != nil {
+		return Image{}, fmt.Errorf("inspecting image %s: %w", ref, err)
+	}
+	return Image{ID: ii.ID, Size: ii.Size}, nil
+}
+
+// Tag gives an image another name in the engine's store.
+func (e *Engine) Tag(ctx context.Context, imageID, ref string) error {
+	if err := e.c.ImageTag(ctx, imageID, ref); err != nil {
+		return fmt.Errorf("tagging %s as %s: %w", imageID, ref, err)
+	}
+	return nil
+}
+
+// Untag removes a name from the engine's store, keeping the image when other
+// names or containers use it.
+func (e *Engine) Untag(ctx context.Context, ref string) error {
+	if _, err := e.c.ImageRemove(ctx, ref, image.RemoveOptions{}); err != nil && !client.IsErrNotFound(err) {
+		return fmt.Errorf("removing the name %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Auth is a registry login, handed to the engine per request
+// (X-Registry-Auth) and never written to a file.
+type Auth struct {
+	Host, Username, Password string
+}
+
+func (a Auth) encode() (string, error) {
+	return registry.EncodeAuthConfig(registry.AuthConfig{Username: a.Username, Password: a.Password, ServerAddress: a.Host})
+}
+
+// Pushed is what a push reports.
+type Pushed struct {
+	Digest string // manifest digest
+	Size   int64  // manifest length
+}
+
+// Push pushes one reference and reads the stream to its end.
+func (e *Engine) Push(ctx context.Context, ref string, auth Auth) (Pushed, error) {
+	enc, err := auth.encode()
+	if err != nil {
+		return Pushed{}, fmt.Errorf("encoding registry credentials: %w", err)
+	}
+	rc, err := e.c.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: enc})
+	if err != nil {
+		return Pushed{}, fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	defer rc.Close()
+	p, err := decodePush(rc)
+	if err != nil {
+		return Pushed{}, fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	return p, nil
+}
+
+// Pull pulls one reference into the engine's store and reads the stream to
+// its end.
+func (e *Engine) Pull(ctx context.Context, ref string, auth Auth) error {
+	enc, err := auth.encode()
+	if err != nil {
+		return fmt.Errorf("encoding registry credentials: %w", err)
+	}
+	rc, err := e.c.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: enc})
+	if err != nil {
+		return fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	defer rc.Close()
+	if _, err := decodeStatus(rc); err != nil {
+		return fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	return nil
+}
+
+var pushDone = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64}) size: ([0-9]+)`)
+
+// decodePush reads a push stream: errors arrive in it as errorDetail; the
+// digest in the closing status line (and, on the classic store, an aux).
+func decodePush(r io.Reader) (Pushed, error) {
+	msgs, err := decodeStatus(r)
+	if err != nil {
+		return Pushed{}, err
+	}
+	var p Pushed
+	for _, m := range msgs {
+		if m.Aux != nil {
+			var aux struct {
+				Digest string
+				Size   int64
+			}
+			if json.Unmarshal(*m.Aux, &aux) == nil && aux.Digest != "" {
+				p = Pushed{Digest: aux.Digest, Size: aux.Size}
+			}
+		}
+		if sm := pushDone.FindStringSubmatch(m.Status); sm != nil && p.Digest == "" {
+			n, _ := strconv.ParseInt(sm[2], 10, 64)
+			p = Pushed{Digest: sm[1], Size: n}
+		}
+	}
+	if p.Digest == "" {
+		return Pushed{}, errors.New("the engine reported no digest")
+	}
+	return p, nil
+}
+
+// decodeStatus reads a pull or push stream to its end, returning the
+// messages that carry a digest or aux, or the first error in it.
+func decodeStatus(r io.Reader) ([]jsonmessage.JSONMessage, error) {
+	dec := json.NewDecoder(r)
+	var keep []jsonmessage.JSONMessage
+	var first error
+	for {
+		var m jsonmessage.JSONMessage
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, fmt.Errorf("reading the engine's stream: %w", err)
+		}
+		switch {
+		case m.Error != nil && first == nil:
+			first = errors.New(m.Error.Message)
+		case m.ErrorMessage != "" && first == nil:
+			first = errors.New(m.ErrorMessage)
+		case m.Aux != nil || pushDone.MatchString(m.Status):
+			keep = append(keep, m)
+		}
+	}
+	return keep, first
+}

@@ -1,0 +1,217 @@
+package build
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/pkg/jsonmessage"
+	controlapi "github.com/moby/buildkit/api/services/control"
+)
+
+// Step is one BuildKit vertex: a Dockerfile instruction or an internal step
+// (loading the Dockerfile, exporting the image).
+type Step struct {
+	Name      string // as BuildKit names it: "[build 3/4] RUN dotnet publish"
+	Cached    bool
+	Started   time.Time
+	Completed time.Time
+	Err       string
+	Log       []byte // what the step printed (the tail, when it printed a lot)
+}
+
+// Duration is how long the step ran.
+func (s Step) Duration() time.Duration {
+	if s.Started.IsZero() || s.Completed.IsZero() {
+		return 0
+	}
+	return s.Completed.Sub(s.Started)
+}
+
+// Progress is told about steps as the build goes.
+type Progress interface {
+	// StepStarted is called once, when a step that is not cached starts.
+	StepStarted(s Step)
+	// StepDone is called once per step, when it completes, is found in the
+	// cache or fails.
+	StepDone(s Step)
+}
+
+// maxStepLog is how much of a step's output is kept for its folded section
+// and its error; the tail is kept, as that is where failures are.
+const maxStepLog = 1 << 20
+
+// StepError is a build failure in a step.
+type StepError struct {
+	Step string // the step's name
+	Msg  string // what the engine said
+}
+
+func (e *StepError) Error() string { return fmt.Sprintf("step %s failed: %s", e.Step, e.Msg) }
+
+// stepState tracks one vertex across the trace messages that mention it.
+type stepState struct {
+	Step
+	announced, done bool
+	cut             int // bytes of log dropped from the front
+}
+
+// decoder reads a build's JSON message stream.
+type decoder struct {
+	progress Progress
+	steps    map[string]*stepState
+	order    []string
+	imageID  string
+	failed   *stepState
+}
+
+// decodeBuild reads the stream to its end. It returns the image id, or the
+// build's error, naming the failing step when the trace names one.
+func decodeBuild(r io.Reader, p Progress) (string, error) {
+	d := &decoder{progress: p, steps: map[string]*stepState{}}
+	dec := json.NewDecoder(r)
+	var streamErr error
+	for {
+		var m jsonmessage.JSONMessage
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return "", fmt.Errorf("reading the engine's build stream: %w", err)
+		}
+		if m.Error != nil || m.ErrorMessage != "" {
+			msg := m.ErrorMessage
+			if m.Error != nil && m.Error.Message != "" {
+				msg = m.Error.Message
+			}
+			if streamErr == nil {
+				streamErr = errors.New(msg)
+			}
+			continue
+		}
+		if m.Aux == nil {
+			continue
+		}
+		switch m.ID {
+		case "moby.buildkit.trace":
+			if err := d.trace(*m.Aux); err != nil {
+				return "", err
+			}
+		case "moby.image.id":
+			var aux struct{ ID string }
+			if err := json.Unmarshal(*m.Aux, &aux); err == nil {
+				d.imageID = aux.ID
+			}
+		}
+	}
+	d.flush()
+	if streamErr != nil {
+		if d.failed != nil {
+			return "", &StepError{Step: d.failed.Name, Msg: cleanEngineError(streamErr.Error(), d.failed.Err)}
+		}
+		return "", fmt.Errorf("building: %s", streamErr)
+	}
+	if d.imageID == "" {
+		return "", errors.New("building: the engine reported no image id")
+	}
+	return d.imageID, nil
+}
+
+func (d *decoder) trace(aux json.RawMessage) error {
+	var dt []byte
+	if err := json.Unmarshal(aux, &dt); err != nil {
+		return fmt.Errorf("decoding the build trace: %w", err)
+	}
+	var resp controlapi.StatusResponse
+	if err := resp.UnmarshalVT(dt); err != nil {
+		return fmt.Errorf("decoding the build trace: %w", err)
+	}
+	for _, v := range resp.Vertexes {
+		s := d.step(v.Digest)
+		s.Name = v.Name
+		s.Cached = v.Cached
+		if v.Started != nil {
+			s.Started = v.Started.AsTime()
+		}
+		if v.Completed != nil {
+			s.Completed = v.Completed.AsTime()
+		}
+		if v.Error != "" {
+			s.Err = v.Error
+			if d.failed == nil || (isCancel(d.failed.Err) && !isCancel(v.Error)) {
+				d.failed = s
+			}
+		}
+		if !s.announced && !s.Started.IsZero() && !s.Cached {
+			s.announced = true
+			d.progress.StepStarted(s.Step)
+		}
+	}
+	for _, l := range resp.Logs {
+		s := d.step(l.Vertex)
+		s.Log = append(s.Log, l.Msg...)
+		if over := len(s.Log) - maxStepLog; over > 0 {
+			s.cut += over
+			s.Log = append(s.Log[:0], s.Log[over:]...)
+		}
+	}
+	for _, id := range d.order {
+		if s := d.steps[id]; !s.done && (!s.Completed.IsZero() || s.Err != "") {
+			d.finish(s)
+		}
+	}
+	return nil
+}
+
+// isCancel tells a step that was stopped because another failed.
+func isCancel(err string) bool { return strings.Contains(err, "context canceled") }
+
+func (d *decoder) step(id string) *stepState {
+	s, ok := d.steps[id]
+	if !ok {
+		s = &stepState{}
+		d.steps[id] = s
+		d.order = append(d.order, id)
+	}
+	return s
+}
+
+func (d *decoder) finish(s *stepState) {
+	s.done = true
+	if s.cut > 0 {
+		s.Log = append([]byte(fmt.Sprintf("[%d bytes of earlier output cut]\n", s.cut)), s.Log...)
+	}
+	d.progress.StepDone(s.Step)
+}
+
+// flush reports steps the stream left unfinished (a failed or cancelled
+// build), so their logs are shown.
+func (d *decoder) flush() {
+	for _, id := range d.order {
+		if s := d.steps[id]; !s.done && s.announced {
+			d.finish(s)
+		}
+	}
+}
+
+var solvePrefix = regexp.MustCompile(`^(failed to solve|failed to compute cache key|executor failed running)[^:]*: `)
+
+// cleanEngineError keeps the useful part of a BuildKit error: the vertex's
+// own error when it has one, without "failed to solve: " wrappers.
+func cleanEngineError(stream, vertex string) string {
+	msg := stream
+	if vertex != "" {
+		msg = vertex
+	}
+	for {
+		m := solvePrefix.FindString(msg)
+		if m == "" {
+			return msg
+		}
+		msg = msg[len(m):]
+	}
+}
