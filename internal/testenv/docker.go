@@ -1,0 +1,182 @@
+package testenv
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+)
+
+// Docker returns a client for the engine DOCKER_HOST names. Without a
+// reachable engine the test is skipped with a message, unless
+// MSB_REQUIRE_DOCKER=1, when it fails.
+func Docker(t testing.TB) *client.Client {
+	t.Helper()
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err = c.Ping(ctx)
+		cancel()
+	}
+	if err != nil {
+		msg := "no Docker engine answers (" + err.Error() + "): start one with `eval \"$(scripts/engine up)\"`"
+		if os.Getenv("MSB_REQUIRE_DOCKER") == "1" {
+			t.Fatal(msg + " (MSB_REQUIRE_DOCKER=1)")
+		}
+		t.Skip(msg)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Test base images, made offline from Debian's static busybox: no image can
+// be pulled here.
+const (
+	// BusyboxImage is a busybox userland: the fixtures' runtime base.
+	BusyboxImage = "msb-test/busybox:1"
+	// SDKImage is BusyboxImage plus a fake SDK under /opt/sdk (a restore and a
+	// compile script and a few MB of "toolchain"): the fixtures' build base.
+	SDKImage = "msb-test/sdk:1"
+	// SDKMarker is a file only the SDK image has.
+	SDKMarker = "opt/sdk/lib/toolchain.bin"
+)
+
+var baseMu sync.Mutex
+
+// BaseImages imports the test base images into the engine unless they are
+// there already.
+func BaseImages(t testing.TB, c *client.Client) {
+	t.Helper()
+	baseMu.Lock()
+	defer baseMu.Unlock()
+	ctx := context.Background()
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatalf("reading /bin/busybox (install Debian's busybox-static): %v", err)
+	}
+	list, err := exec.Command("/bin/busybox", "--list").Output()
+	if err != nil {
+		t.Fatalf("listing busybox applets: %v", err)
+	}
+	applets := strings.Fields(string(list))
+
+	for _, img := range []struct {
+		name string
+		sdk  bool
+	}{{BusyboxImage, false}, {SDKImage, true}} {
+		if _, err := c.ImageInspect(ctx, img.name); err == nil {
+			continue
+		}
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		dir := func(name string, mode int64) {
+			must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: mode}))
+		}
+		file := func(name string, mode int64, data []byte) {
+			must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(data))}))
+			_, err := tw.Write(data)
+			must(t, err)
+		}
+		dir("bin/", 0o755)
+		dir("tmp/", 0o1777)
+		dir("etc/", 0o755)
+		file("bin/busybox", 0o755, bb)
+		for _, a := range applets {
+			if a != "busybox" {
+				must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + a, Linkname: "busybox"}))
+			}
+		}
+		file("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\n"))
+		if img.sdk {
+			dir("opt/", 0o755)
+			dir("opt/sdk/", 0o755)
+			dir("opt/sdk/bin/", 0o755)
+			dir("opt/sdk/lib/", 0o755)
+			// restore DEPS: "downloads" the dependencies the file lists into
+			// /deps, one file each, and logs what it did.
+			file("opt/sdk/bin/restore", 0o755, []byte(`#!/bin/sh
+set -e
+mkdir -p /deps
+while read -r dep; do
+  [ -n "$dep" ] || continue
+  echo "restoring $dep"
+  echo "$dep" > "/deps/$dep"
+done < "$1"
+echo "restored $(ls /deps | wc -l) packages"
+`))
+			// compile OUT: "compiles" the sources (message.txt) into OUT/app,
+			// a program that prints the message and the dependencies.
+			file("opt/sdk/bin/compile", 0o755, []byte(`#!/bin/sh
+set -e
+mkdir -p "$1"
+msg=$(cat message.txt)
+deps=$(ls /deps | tr '\n' ' ')
+printf '#!/bin/sh\necho "%s (deps: %s)"\n' "$msg" "$deps" > "$1/app"
+chmod 755 "$1/app"
+echo "compiled $1/app"
+`))
+			file(SDKMarker, 0o644, bytes.Repeat([]byte("sdk-toolchain "), 300_000))
+		}
+		must(t, tw.Close())
+		rc, err := c.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, img.name, image.ImportOptions{
+			Changes: []string{"ENV PATH=/opt/sdk/bin:/usr/local/bin:/bin"},
+		})
+		if err != nil {
+			t.Fatalf("importing %s: %v", img.name, err)
+		}
+		_, err = io.Copy(io.Discard, rc)
+		rc.Close()
+		must(t, err)
+	}
+}
+
+// Run runs an image with no network and returns what it printed on stdout
+// and its exit code; the container is removed.
+func Run(t testing.TB, c *client.Client, ref string, cmd ...string) (string, int) {
+	t.Helper()
+	ctx := context.Background()
+	created, err := c.ContainerCreate(ctx, &container.Config{Image: ref, Cmd: cmd}, &container.HostConfig{NetworkMode: "none"}, nil, nil, "")
+	if err != nil {
+		t.Fatalf("creating a container of %s: %v", ref, err)
+	}
+	defer c.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true})
+	if err := c.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		t.Fatalf("starting a container of %s: %v", ref, err)
+	}
+	waitC, errC := c.ContainerWait(ctx, created.ID, container.WaitConditionNotRunning)
+	var code int
+	select {
+	case w := <-waitC:
+		code = int(w.StatusCode)
+	case err := <-errC:
+		t.Fatalf("waiting for a container of %s: %v", ref, err)
+	}
+	logs, err := c.ContainerLogs(ctx, created.ID, container.LogsOptions{ShowStdout: true})
+	if err != nil {
+		t.Fatalf("reading the logs of a container of %s: %v", ref, err)
+	}
+	defer logs.Close()
+	var out bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, io.Discard, logs); err != nil {
+		t.Fatalf("reading the logs of a container of %s: %v", ref, err)
+	}
+	return out.String(), code
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
