@@ -22,6 +22,7 @@ type API interface {
 	DescribeImages(ctx context.Context, params *ecr.DescribeImagesInput, optFns ...func(*ecr.Options)) (*ecr.DescribeImagesOutput, error)
 	BatchGetImage(ctx context.Context, params *ecr.BatchGetImageInput, optFns ...func(*ecr.Options)) (*ecr.BatchGetImageOutput, error)
 	PutImage(ctx context.Context, params *ecr.PutImageInput, optFns ...func(*ecr.Options)) (*ecr.PutImageOutput, error)
+	BatchDeleteImage(ctx context.Context, params *ecr.BatchDeleteImageInput, optFns ...func(*ecr.Options)) (*ecr.BatchDeleteImageOutput, error)
 }
 
 var _ API = (*ecr.Client)(nil)
@@ -232,4 +233,22 @@ func (r *Registry) Tag(ctx context.Context, repo, digest string, tags []string) 
 		attached = append(attached, t)
 	}
 	return attached, nil
+}
+
+// Untag removes one tag the run created. When it was the image's last tag,
+// ECR deletes the image, as it does for any untagging.
+func (r *Registry) Untag(ctx context.Context, repo, tag string) error {
+	out, err := r.api.BatchDeleteImage(ctx, &ecr.BatchDeleteImageInput{
+		RegistryId:     r.id,
+		RepositoryName: aws.String(repo),
+		ImageIds:       []types.ImageIdentifier{{ImageTag: aws.String(tag)}},
+	})
+	if err != nil {
+		return fmt.Errorf("removing tag %s from %s: %w", tag, repo, err)
+	}
+	if len(out.Failures) > 0 && out.Failures[0].FailureCode != types.ImageFailureCodeImageNotFound {
+		f := out.Failures[0]
+		return fmt.Errorf("removing tag %s from %s: %s: %s", tag, repo, f.FailureCode, aws.ToString(f.FailureReason))
+	}
+	return nil
 }

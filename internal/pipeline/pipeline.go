@@ -1,0 +1,369 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/org/ms-build-action/internal/action"
+	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/ecr"
+)
+
+// Pipeline is one run's parts, assembled by main.
+type Pipeline struct {
+	Engine *build.Engine
+	// Registry connects to the registry; called only when the run pushes.
+	Registry func(ctx context.Context) (*ecr.Registry, error)
+	Report   action.Reporter
+	CI       action.CI
+	Now      func() time.Time
+}
+
+// Run does the whole job: read the Dockerfile, log in to the registry, build
+// the build stage and the runtime stage with BuildKit, push the runtime image
+// once, check it, attach the requested tags and report what was made.
+func (p *Pipeline) Run(ctx context.Context, in *action.Inputs) (action.Outputs, error) {
+	start := p.Now()
+	r := &run{Pipeline: p, in: in}
+
+	if err := r.plan(); err != nil {
+		return action.Outputs{}, err
+	}
+	if in.Push {
+		if err := r.connect(ctx); err != nil {
+			return action.Outputs{}, err
+		}
+	}
+	if err := r.build(ctx); err != nil {
+		return action.Outputs{}, err
+	}
+	if in.Push {
+		if err := r.publish(ctx); err != nil {
+			return r.out, err
+		}
+	}
+	r.timings = append(r.timings, action.Timing{Name: "total", Duration: p.Now().Sub(start)})
+	if err := p.Report.Outputs(r.out); err != nil {
+		return r.out, err
+	}
+	return r.out, p.Report.Summary(action.Summary{
+		Outputs:    r.out,
+		Repository: in.Repository,
+		Target:     r.target.Ref(),
+		BuildStage: r.buildStageName(),
+		DryRun:     in.DryRun,
+		Pushed:     in.Push,
+		Timings:    r.timings,
+	})
+}
+
+// run is the state of one run, filled in as it goes.
+type run struct {
+	*Pipeline
+	in *action.Inputs
+
+	bctx       *build.Context
+	df         *build.Dockerfile
+	target     *build.Stage
+	buildStage *build.Stage // nil for a single-stage Dockerfile
+
+	reg  *ecr.Registry
+	repo ecr.Repository
+	auth ecr.Auth
+
+	image   build.Image
+	out     action.Outputs
+	timings []action.Timing
+}
+
+// plan reads the context and the Dockerfile and settles the stages, before
+// anything is built or pushed.
+func (r *run) plan() error {
+	bctx, err := build.OpenContext(r.in.Context, r.in.File)
+	if err != nil {
+		return err
+	}
+	r.bctx = bctx
+	buildArgs := make(map[string]string, len(r.in.BuildArgs))
+	for _, a := range r.in.BuildArgs {
+		buildArgs[a.Key] = a.Value
+	}
+	df, err := build.ParseDockerfile(bytes.NewReader(bctx.Dockerfile()), build.WithBuildArgs(buildArgs))
+	if err != nil {
+		var de *build.DockerfileError
+		if errors.As(err, &de) {
+			r.Report.Annotate(action.Annotation{Level: action.Error, Title: "Dockerfile", File: r.dockerfilePath(), Line: de.Line, Message: de.Msg})
+		}
+		return fmt.Errorf("reading %s: %w", r.dockerfilePath(), err)
+	}
+	r.df = df
+
+	r.target = df.Last()
+	if r.in.Target != "" {
+		if r.target, err = df.Stage(r.in.Target); err != nil {
+			return &action.InputError{Input: "target", Msg: err.Error()}
+		}
+	}
+	if r.target.Name == "" && r.target != df.Last() {
+		return &action.InputError{Input: "target", Msg: fmt.Sprintf("stage %s has no name and BuildKit builds a stage other than the last by name only: name it (FROM ... AS runtime) and set target to that name", r.target.Ref())}
+	}
+	if r.in.BuildStage != "" {
+		if r.buildStage, err = df.Stage(r.in.BuildStage); err != nil {
+			return &action.InputError{Input: "build-stage", Msg: err.Error()}
+		}
+		if r.buildStage.Name == "" {
+			return &action.InputError{Input: "build-stage", Msg: fmt.Sprintf("stage %s has no name and BuildKit builds a stage on its own by name only: name it (FROM ... AS build) and set build-stage to that name", r.buildStage.Ref())}
+		}
+		if r.buildStage.Index >= r.target.Index {
+			return &action.InputError{Input: "build-stage", Msg: fmt.Sprintf("stage %s comes at or after the target %s: name a stage the target copies from", r.buildStage.Ref(), r.target.Ref())}
+		}
+		return nil
+	}
+	if bs, ok := df.BuildStageFor(r.target); ok {
+		if bs.Name == "" {
+			r.Report.Annotate(action.Annotation{Level: action.Notice, Title: "build stage", File: r.dockerfilePath(), Line: bs.Line,
+				Message: fmt.Sprintf("the build stage (stage %d) has no name, and BuildKit builds a stage on its own by name only: it is built with the target and not sized or cached apart. Name it (FROM ... AS build) to cache it.", bs.Index)})
+			return nil
+		}
+		r.buildStage = bs
+		if len(df.BuildStageCandidates(r.target)) > 1 {
+			r.Report.Annotate(action.Annotation{Level: action.Notice, Title: "build-stage", File: r.dockerfilePath(), Line: bs.Line,
+				Message: fmt.Sprintf("the target copies from several stages; caching stage %s, the last of them: set build-stage to choose another", bs.Ref())})
+		}
+		return nil
+	}
+	r.Report.Annotate(action.Annotation{Level: action.Notice, Title: "single stage", File: r.dockerfilePath(), Line: r.target.Line,
+		Message: "the target copies from no build stage, so there is no build stage to cache or leave behind: building the target alone. A multi-stage Dockerfile (an SDK stage, then a small runtime stage that copies its output) makes smaller images."})
+	return nil
+}
+
+func (r *run) dockerfilePath() string {
+	if r.in.File != "" {
+		return r.in.File
+	}
+	return strings.TrimSuffix(r.in.Context, "/") + "/Dockerfile"
+}
+
+func (r *run) buildStageName() string {
+	if r.buildStage == nil {
+		return ""
+	}
+	return r.buildStage.Ref()
+}
+
+// connect logs in to the registry and makes sure the repository exists,
+// before the build, so that a run that cannot push fails before it builds.
+func (r *run) connect(ctx context.Context) error {
+	reg, err := r.Registry(ctx)
+	if err != nil {
+		return err
+	}
+	r.reg = reg
+	if err := r.login(ctx); err != nil {
+		return err
+	}
+	if r.repo, err = reg.EnsureRepository(ctx, r.in.Repository, r.in.CreateRepository); err != nil {
+		return err
+	}
+	if r.repo.Created {
+		r.Report.Infof("Created repository %s (scan on push)", r.in.Repository)
+	}
+	return nil
+}
+
+// login gets a registry password and masks it before anything can print it.
+func (r *run) login(ctx context.Context) error {
+	auth, err := r.reg.Login(ctx)
+	if err != nil {
+		return err
+	}
+	r.Report.Mask(auth.Password)
+	r.auth = auth
+	return nil
+}
+
+// tokenMargin is how long a registry password must still be valid for a push
+// to start with it; a run that outlives its token logs in again.
+const tokenMargin = 15 * time.Minute
+
+func (r *run) freshAuth(ctx context.Context) (build.Auth, error) {
+	if !r.auth.ExpiresAt.IsZero() && r.Now().Add(tokenMargin).After(r.auth.ExpiresAt) {
+		r.Report.Infof("Registry token expires at %s: logging in again", r.auth.ExpiresAt.Format(time.RFC3339))
+		if err := r.login(ctx); err != nil {
+			return build.Auth{}, err
+		}
+	}
+	return build.Auth{Host: r.auth.Host, Username: r.auth.Username, Password: r.auth.Password}, nil
+}
+
+// build builds the build stage as its own target (kept locally and sized:
+// this is where the cache attaches), then the runtime target.
+func (r *run) build(ctx context.Context) error {
+	args := make(map[string]*string, len(r.in.BuildArgs))
+	for _, a := range r.in.BuildArgs {
+		args[a.Key] = &a.Value
+	}
+	opts := build.Options{Context: r.bctx, BuildArgs: args, Network: r.in.Network}
+
+	if r.buildStage != nil {
+		o := opts
+		o.Target = r.buildStage.Name
+		o.Tags = []string{localName(r.in.Repository, "build-stage")}
+		img, err := r.timed("build stage "+r.buildStage.Ref(), func() (build.Image, error) {
+			r.Report.Infof("Building build stage %s", r.buildStage.Ref())
+			return r.Engine.Build(ctx, o, progress{r.Report})
+		})
+		if err != nil {
+			return fmt.Errorf("building stage %s: %w", r.buildStage.Ref(), err)
+		}
+		r.out.BuildStageSizeBytes = img.Size
+	}
+
+	o := opts
+	o.Target = r.target.Name // "" is the last stage, which may be unnamed
+	o.Labels = r.labels()
+	o.Tags = []string{localName(r.in.Repository, "latest")}
+	img, err := r.timed("runtime stage "+r.target.Ref(), func() (build.Image, error) {
+		r.Report.Infof("Building runtime stage %s", r.target.Ref())
+		return r.Engine.Build(ctx, o, progress{r.Report})
+	})
+	if err != nil {
+		return fmt.Errorf("building target %s: %w", r.target.Ref(), err)
+	}
+	r.image = img
+	r.out.ImageID = img.ID
+	r.out.UncompressedSizeBytes = img.Size
+	r.Report.Infof("Built %s (%s uncompressed)", img.ID, action.FormatSize(img.Size))
+	return nil
+}
+
+func (r *run) timed(name string, f func() (build.Image, error)) (build.Image, error) {
+	t := r.Now()
+	img, err := f()
+	r.timings = append(r.timings, action.Timing{Name: name, Duration: r.Now().Sub(t)})
+	return img, err
+}
+
+// localName is the name an image gets in the engine's store.
+func localName(repo, tag string) string { return "ms-build/" + repo + ":" + tag }
+
+// labels are the OCI labels taken from the CI context.
+func (r *run) labels() map[string]string {
+	l := map[string]string{"org.opencontainers.image.created": r.Now().UTC().Format(time.RFC3339)}
+	if r.CI.SourceURL != "" {
+		l["org.opencontainers.image.source"] = r.CI.SourceURL
+	}
+	if r.CI.SHA != "" {
+		l["org.opencontainers.image.revision"] = r.CI.SHA
+	}
+	return l
+}
+
+// stagingTag is the one reference the runtime image is pushed under; the
+// requested tags are attached only once the pushed image has been checked.
+func stagingTag(imageID string) string {
+	return "msb-staging-" + strings.TrimPrefix(imageID, "sha256:")[:16]
+}
+
+// publish pushes the runtime image once, checks it, then attaches the
+// requested tags, so that no requested tag ever points at an image that
+// failed a check.
+func (r *run) publish(ctx context.Context) error {
+	repoRef := r.auth.Host + "/" + r.in.Repository
+	staging := stagingTag(r.image.ID)
+	ref := repoRef + ":" + staging
+
+	t := r.Now()
+	auth, err := r.freshAuth(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.Engine.Tag(ctx, r.image.ID, ref); err != nil {
+		return err
+	}
+	defer func() { _ = r.Engine.Untag(context.WithoutCancel(ctx), ref) }()
+	r.Report.Infof("Pushing %s", ref)
+	pushed, err := r.Engine.Push(ctx, ref, auth)
+	if err != nil {
+		return err
+	}
+	// The staging tag only carries the push: once the requested tags are
+	// attached, or a check failed, it goes (with the image, when no requested
+	// tag holds it).
+	defer func() {
+		if err := r.reg.Untag(context.WithoutCancel(ctx), r.in.Repository, staging); err != nil {
+			r.Report.Annotate(action.Annotation{Level: action.Warning, Message: err.Error()})
+		}
+	}()
+	img, err := r.reg.Describe(ctx, r.in.Repository, pushed.Digest)
+	if err != nil {
+		return fmt.Errorf("checking the pushed image: %w", err)
+	}
+	if img.Digest != pushed.Digest {
+		return fmt.Errorf("checking the pushed image: the engine pushed %s but the registry holds %s", pushed.Digest, img.Digest)
+	}
+	r.out.Digest = img.Digest
+	r.out.ImageURI = repoRef + "@" + img.Digest
+	r.out.ImageSizeBytes = img.SizeBytes
+	r.out.ImageSize = action.FormatSize(img.SizeBytes)
+	r.timings = append(r.timings, action.Timing{Name: "push", Duration: r.Now().Sub(t)})
+
+	if max := r.in.MaxImageSize; max > 0 && img.SizeBytes > max {
+		return &action.InputError{Input: "max-image-size", Msg: fmt.Sprintf("the image is %s compressed (%d bytes), over the limit of %s: no tag was attached; make the image smaller or raise max-image-size", action.FormatSize(img.SizeBytes), img.SizeBytes, action.FormatSize(max))}
+	}
+
+	attached, err := r.reg.Tag(ctx, r.in.Repository, img.Digest, r.in.Tags)
+	for _, tag := range attached {
+		r.out.Tags = append(r.out.Tags, repoRef+":"+tag)
+	}
+	if err != nil {
+		var te *ecr.TagError
+		if errors.As(err, &te) && len(attached) > 0 {
+			return fmt.Errorf("%w (attached before it: %s)", err, strings.Join(attached, ", "))
+		}
+		return err
+	}
+	for _, tag := range attached {
+		r.Report.Infof("Pushed %s:%s", repoRef, tag)
+	}
+	// Name the image locally as it is named in the registry, so it can be
+	// run by the tags reported.
+	for _, ref := range slices.Clone(r.out.Tags) {
+		_ = r.Engine.Tag(ctx, r.image.ID, ref)
+	}
+	return nil
+}
+
+// progress shows the build's steps: a line when one starts, a folded section
+// with its output when it ends. BuildKit's own bookkeeping (loading the
+// context and the Dockerfile) is shown only when it fails.
+type progress struct{ rep action.Reporter }
+
+func internal(s build.Step) bool {
+	return strings.HasPrefix(s.Name, "[internal]") || s.Name == "copy /context /"
+}
+
+func (p progress) StepStarted(s build.Step) {
+	if !internal(s) {
+		p.rep.Infof("Running %s", s.Name)
+	}
+}
+
+func (p progress) StepDone(s build.Step) {
+	switch {
+	case s.Err != "":
+		p.rep.Section(fmt.Sprintf("FAILED %s", s.Name), append(s.Log, []byte("\n"+s.Err)...))
+	case internal(s):
+	case s.Cached:
+		p.rep.Infof("CACHED %s", s.Name)
+	case len(s.Log) == 0:
+		p.rep.Infof("DONE %s (%.1fs)", s.Name, s.Duration().Seconds())
+	default:
+		p.rep.Section(fmt.Sprintf("DONE %s (%.1fs)", s.Name, s.Duration().Seconds()), s.Log)
+	}
+}
