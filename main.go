@@ -1,0 +1,177 @@
+// Command ms-build builds a multi-stage Dockerfile with BuildKit, caches its
+// build stage, pushes the runtime image to Amazon ECR and reports its digest
+// and size. It runs as a GitHub Action, a GitLab CI/CD component or a CLI.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/docker/docker/client"
+
+	"github.com/org/ms-build-action/internal/action"
+	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/ecr"
+	"github.com/org/ms-build-action/internal/ecr/ecrlocal"
+	"github.com/org/ms-build-action/internal/pipeline"
+)
+
+// version is set at release time with -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := realMain(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a command line that cannot be run; it exits with 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// realMain runs the command and returns its exit code: 0 done, 1 failed,
+// 2 usage.
+func realMain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	ci := action.DetectCI(action.Host{Getenv: getenv, ReadFile: os.ReadFile, Git: gitHead})
+	var rep action.Reporter
+	switch ci.Provider {
+	case action.GitHub:
+		rep = action.NewGitHub(stdout, getenv)
+	default:
+		rep = action.NewPlain(stdout, stderr)
+	}
+	err := run(ctx, args, getenv, ci, rep, stdout, stderr)
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "ms-build: %s\nRun 'ms-build --help' for the flags.\n", ue.msg)
+		return 2
+	case ctx.Err() != nil:
+		rep.Annotate(action.Annotation{Level: action.Error, Message: "cancelled: " + err.Error()})
+		return 1
+	}
+	rep.Annotate(action.Annotation{Level: action.Error, Message: err.Error()})
+	return 1
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, ci action.CI, rep action.Reporter, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ms-build", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags := action.Flags(fs)
+	fs.Usage = func() { usage(fs, stderr) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{msg: err.Error()}
+	}
+	switch fs.Arg(0) {
+	case "":
+	case "version":
+		fmt.Fprintln(stdout, "ms-build", version)
+		return nil
+	case "help":
+		usage(fs, stdout)
+		return nil
+	default:
+		return &usageError{msg: fmt.Sprintf("unknown command %q: ms-build takes flags, or 'version'", fs.Arg(0))}
+	}
+
+	in, err := action.Parse(action.Merge(action.FromEnv(getenv), flags()), action.Environment{Getenv: getenv, CI: ci})
+	if err != nil {
+		return err
+	}
+
+	dc, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fmt.Errorf("setting up the Docker client (DOCKER_HOST=%q): %w", getenv("DOCKER_HOST"), err)
+	}
+	defer dc.Close()
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err = dc.Ping(pctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("the Docker engine at %s does not answer: start it, or set DOCKER_HOST to its socket (%v)", dc.DaemonHost(), err)
+	}
+
+	p := &pipeline.Pipeline{
+		Engine: build.NewEngine(dc),
+		Report: rep,
+		CI:     ci,
+		Now:    time.Now,
+	}
+	if in.DryRun {
+		local, err := ecrlocal.Start(ctx, ecrlocal.Config{Region: in.Region})
+		if err != nil {
+			return fmt.Errorf("starting the dry-run registry: %w", err)
+		}
+		defer local.Close()
+		rep.Infof("Dry run: pushing to an embedded registry at %s (no AWS account used)", local.Registry)
+		p.Registry = func(ctx context.Context) (*ecr.Registry, error) {
+			cfg := aws.Config{
+				Region:      in.Region,
+				Credentials: credentials.NewStaticCredentialsProvider(local.AccessKeyID, local.SecretAccessKey, ""),
+			}
+			return ecr.New(awsecr.NewFromConfig(cfg, func(o *awsecr.Options) { o.BaseEndpoint = aws.String(local.Endpoint) }), ""), nil
+		}
+	} else {
+		p.Registry = func(ctx context.Context) (*ecr.Registry, error) {
+			cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(in.Region), config.WithRetryMaxAttempts(5))
+			if err != nil {
+				return nil, fmt.Errorf("loading AWS configuration: %w", err)
+			}
+			return ecr.New(awsecr.NewFromConfig(cfg), in.RegistryID), nil
+		}
+	}
+	_, err = p.Run(ctx, in)
+	return err
+}
+
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprintf(w, `ms-build builds a multi-stage Dockerfile with BuildKit and pushes the runtime image to Amazon ECR.
+
+Usage:
+  ms-build [flags]          build and push (inputs also come from INPUT_<NAME> variables)
+  ms-build --dry-run        build and push to an embedded registry: no AWS account needed
+  ms-build version          print the version
+
+Flags (the same names as the GitHub Action's and the GitLab component's inputs):
+`)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprintf(w, `
+Exit codes: 0 done, 1 failed, 2 usage.
+`)
+}
+
+// gitHead asks git for the commit and branch on a laptop; no git, no answer.
+func gitHead() (sha, branch string) {
+	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "", ""
+	}
+	sha = strings.TrimSpace(string(out))
+	if out, err := exec.Command("git", "symbolic-ref", "--short", "-q", "HEAD").Output(); err == nil {
+		branch = strings.TrimSpace(string(out))
+	}
+	return sha, branch
+}
