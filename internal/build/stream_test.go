@@ -39,7 +39,9 @@ func (s *stream) trace(resp *controlapi.StatusResponse) {
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-func ts(sec int) *timestamppb.Timestamp { return timestamppb.New(t0.Add(time.Duration(sec) * time.Second)) }
+func ts(sec int) *timestamppb.Timestamp {
+	return timestamppb.New(t0.Add(time.Duration(sec) * time.Second))
+}
 
 // recorder keeps what a build reports.
 type recorder struct{ started, done []Step }
