@@ -21,9 +21,9 @@ func TestActionYAML(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		Inputs yaml.Node
+		Inputs  yaml.Node
 		Outputs yaml.Node
-		Runs   struct {
+		Runs    struct {
 			Using string
 			Steps []struct {
 				ID  string
