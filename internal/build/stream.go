@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/pkg/jsonmessage"
-	controlapi "github.com/moby/buildkit/api/services/control"
 )
 
 // Step is one BuildKit vertex: a Dockerfile instruction or an internal step
@@ -126,20 +125,15 @@ func (d *decoder) trace(aux json.RawMessage) error {
 	if err := json.Unmarshal(aux, &dt); err != nil {
 		return fmt.Errorf("decoding the build trace: %w", err)
 	}
-	var resp controlapi.StatusResponse
-	if err := resp.UnmarshalVT(dt); err != nil {
+	resp, err := decodeTrace(dt)
+	if err != nil {
 		return fmt.Errorf("decoding the build trace: %w", err)
 	}
 	for _, v := range resp.Vertexes {
 		s := d.step(v.Digest)
 		s.Name = v.Name
 		s.Cached = v.Cached
-		if v.Started != nil {
-			s.Started = v.Started.AsTime()
-		}
-		if v.Completed != nil {
-			s.Completed = v.Completed.AsTime()
-		}
+		s.Started, s.Completed = v.Started, v.Completed
 		if v.Error != "" {
 			s.Err = v.Error
 			if d.failed == nil || (isCancel(d.failed.Err) && !isCancel(v.Error)) {

@@ -230,3 +230,35 @@ func TestDecodePush(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodeTraceMalformed(t *testing.T) {
+	t.Parallel()
+	good, err := (&controlapi.StatusResponse{Vertexes: []*controlapi.Vertex{{Digest: "d", Name: "n", Started: ts(1)}}}).MarshalVT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(good); i++ {
+		// Every cut of a valid message either decodes or errors: never panics.
+		_, _ = decodeTrace(good[:i])
+	}
+	if _, err := decodeTrace([]byte{0x0a, 0x05, 0x01}); err == nil {
+		t.Error("a field longer than its message decoded, want an error")
+	}
+}
+
+func FuzzDecodeTrace(f *testing.F) {
+	good, _ := (&controlapi.StatusResponse{
+		Vertexes: []*controlapi.Vertex{{Digest: "d", Name: "[b 1/1] RUN x", Cached: true, Started: ts(1), Completed: ts(2), Error: "e"}},
+		Logs:     []*controlapi.VertexLog{{Vertex: "d", Msg: []byte("log")}},
+	}).MarshalVT()
+	f.Add(good)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := decodeTrace(b)
+		if err == nil {
+			var want controlapi.StatusResponse
+			if want.UnmarshalVT(b) == nil && len(want.Vertexes) != len(st.Vertexes) {
+				t.Errorf("decoded %d vertexes, BuildKit decodes %d", len(st.Vertexes), len(want.Vertexes))
+			}
+		}
+	})
+}
