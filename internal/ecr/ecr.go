@@ -2,7 +2,9 @@ package ecr
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,6 +25,7 @@ type API interface {
 	BatchGetImage(ctx context.Context, params *ecr.BatchGetImageInput, optFns ...func(*ecr.Options)) (*ecr.BatchGetImageOutput, error)
 	PutImage(ctx context.Context, params *ecr.PutImageInput, optFns ...func(*ecr.Options)) (*ecr.PutImageOutput, error)
 	BatchDeleteImage(ctx context.Context, params *ecr.BatchDeleteImageInput, optFns ...func(*ecr.Options)) (*ecr.BatchDeleteImageOutput, error)
+	PutLifecyclePolicy(ctx context.Context, params *ecr.PutLifecyclePolicyInput, optFns ...func(*ecr.Options)) (*ecr.PutLifecyclePolicyOutput, error)
 }
 
 var _ API = (*ecr.Client)(nil)
@@ -190,49 +193,102 @@ type TagError struct {
 func (e *TagError) Error() string { return fmt.Sprintf("attaching tag %s: %v", e.Tag, e.Err) }
 func (e *TagError) Unwrap() error { return e.Err }
 
-// Tag attaches tags to the image with the given digest (ECR PutImage with
-// its manifest: no blob moves). A tag that already points at the image
-// counts as attached. It returns the tags attached, in order.
-func (r *Registry) Tag(ctx context.Context, repo, digest string, tags []string) ([]string, error) {
+// manifestTypes are the manifest media types the action reads.
+var manifestTypes = []string{
+	"application/vnd.docker.distribution.manifest.v2+json",
+	"application/vnd.docker.distribution.manifest.list.v2+json",
+	"application/vnd.oci.image.manifest.v1+json",
+	"application/vnd.oci.image.index.v1+json",
+}
+
+// Manifest is a manifest's exact bytes and media type.
+type Manifest struct {
+	Body      []byte
+	MediaType string
+}
+
+// Manifest returns the manifest with the given digest or tag.
+func (r *Registry) Manifest(ctx context.Context, repo, ref string) (Manifest, error) {
 	out, err := r.api.BatchGetImage(ctx, &ecr.BatchGetImageInput{
-		RegistryId:     r.id,
-		RepositoryName: aws.String(repo),
-		ImageIds:       []types.ImageIdentifier{{ImageDigest: aws.String(digest)}},
-		AcceptedMediaTypes: []string{
-			"application/vnd.docker.distribution.manifest.v2+json",
-			"application/vnd.docker.distribution.manifest.list.v2+json",
-			"application/vnd.oci.image.manifest.v1+json",
-			"application/vnd.oci.image.index.v1+json",
-		},
+		RegistryId:         r.id,
+		RepositoryName:     aws.String(repo),
+		ImageIds:           []types.ImageIdentifier{imageID(ref)},
+		AcceptedMediaTypes: manifestTypes,
 	})
 	if err != nil {
-		return nil, &TagError{Tag: tags[0], Err: fmt.Errorf("getting the manifest of %s: %w", digest, err)}
+		return Manifest{}, fmt.Errorf("getting the manifest of %s:%s: %w", repo, ref, err)
 	}
 	if len(out.Images) == 0 {
-		reason := "not found"
-		if len(out.Failures) > 0 {
-			reason = string(out.Failures[0].FailureCode) + ": " + aws.ToString(out.Failures[0].FailureReason)
+		if len(out.Failures) > 0 && out.Failures[0].FailureCode != types.ImageFailureCodeImageNotFound {
+			f := out.Failures[0]
+			return Manifest{}, fmt.Errorf("getting the manifest of %s:%s: %s: %s", repo, ref, f.FailureCode, aws.ToString(f.FailureReason))
 		}
-		return nil, &TagError{Tag: tags[0], Err: fmt.Errorf("getting the manifest of %s: %s", digest, reason)}
+		return Manifest{}, fmt.Errorf("getting the manifest of %s:%s: %w", repo, ref, ErrImageNotFound)
 	}
 	img := out.Images[0]
+	return Manifest{Body: []byte(aws.ToString(img.ImageManifest)), MediaType: aws.ToString(img.ImageManifestMediaType)}, nil
+}
+
+// Put stores a manifest under a tag (ECR PutImage: every blob it names must
+// already be in the repository; none is uploaded). A tag that already points
+// at this manifest is left as it is, so re-runs succeed on repositories with
+// immutable tags.
+func (r *Registry) Put(ctx context.Context, repo, tag string, m Manifest) error {
+	_, err := r.api.PutImage(ctx, &ecr.PutImageInput{
+		RegistryId:             r.id,
+		RepositoryName:         aws.String(repo),
+		ImageManifest:          aws.String(string(m.Body)),
+		ImageManifestMediaType: aws.String(m.MediaType),
+		ImageTag:               aws.String(tag),
+	})
+	var same *types.ImageAlreadyExistsException
+	var immutable *types.ImageTagAlreadyExistsException
+	switch {
+	case err == nil, errors.As(err, &same):
+		return nil
+	case errors.As(err, &immutable):
+		if cur, derr := r.Describe(ctx, repo, tag); derr == nil && cur.Digest == digestOf(m.Body) {
+			return nil
+		}
+		return fmt.Errorf("tag %s already exists in %s, whose tags are immutable: choose a new tag: %w", tag, repo, err)
+	}
+	return err
+}
+
+// Tag attaches tags to the image with the given digest (its manifest, put
+// under each tag: no blob moves). It returns the tags attached, in order;
+// on a failure, a *TagError that lists them.
+func (r *Registry) Tag(ctx context.Context, repo, digest string, tags []string) ([]string, error) {
+	m, err := r.Manifest(ctx, repo, digest)
+	if err != nil {
+		return nil, &TagError{Tag: tags[0], Err: err}
+	}
 	var attached []string
 	for _, t := range tags {
-		_, err := r.api.PutImage(ctx, &ecr.PutImageInput{
-			RegistryId:             r.id,
-			RepositoryName:         aws.String(repo),
-			ImageManifest:          img.ImageManifest,
-			ImageManifestMediaType: img.ImageManifestMediaType,
-			ImageDigest:            aws.String(digest),
-			ImageTag:               aws.String(t),
-		})
-		var same *types.ImageAlreadyExistsException
-		if err != nil && !errors.As(err, &same) {
+		if err := r.Put(ctx, repo, t, m); err != nil {
 			return attached, &TagError{Tag: t, Attached: attached, Err: err}
 		}
 		attached = append(attached, t)
 	}
 	return attached, nil
+}
+
+// digestOf is the sha256 digest of a manifest's bytes.
+func digestOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// SetLifecyclePolicy sets the repository's lifecycle policy.
+func (r *Registry) SetLifecyclePolicy(ctx context.Context, repo, policy string) error {
+	if _, err := r.api.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{
+		RegistryId:          r.id,
+		RepositoryName:      aws.String(repo),
+		LifecyclePolicyText: aws.String(policy),
+	}); err != nil {
+		return fmt.Errorf("setting the lifecycle policy of %s: %w", repo, err)
+	}
+	return nil
 }
 
 // Untag removes one tag the run created. When it was the image's last tag,
