@@ -1,0 +1,89 @@
+package cache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// Tag prefixes. The repository's lifecycle policy expires the tags that
+// start with them.
+const (
+	CacheTagPrefix  = "buildcache-"
+	BranchTagPrefix = "buildcache-branch-"
+	SkipTagPrefix   = "msb-skip-"
+)
+
+// maxTagLength is the longest tag ECR (and the OCI distribution spec)
+// accepts.
+const maxTagLength = 128
+
+// CacheTag is the tag the build stage's cache is pushed under for key k.
+func CacheTag(k Key) string { return CacheTagPrefix + k.Short() }
+
+// BranchCacheTag is the tag the build stage's cache of a branch is pushed
+// under, the fallback when no cache exists for the dependency key. A branch
+// name made only of characters a tag may hold (A-Z a-z 0-9 _ . -), without
+// "..", that fits in the 110 characters a tag has after the prefix, is used
+// as it is. Any other is sanitized (each run of other characters becomes
+// "-", a long name is cut) and followed by ".." and 16 hex characters of the
+// SHA-256 of the whole name. As a name used as it is never holds "..", no two
+// branches get the same tag.
+func BranchCacheTag(branch string) string {
+	room := maxTagLength - len(BranchTagPrefix)
+	if len(branch) <= room && cleanTagPart(branch) {
+		return BranchTagPrefix + branch
+	}
+	sum := sha256.Sum256([]byte(branch))
+	suffix := ".." + hex.EncodeToString(sum[:8])
+	s := sanitizeTagPart(branch)
+	if len(s) > room-len(suffix) {
+		s = s[:room-len(suffix)]
+	}
+	s = strings.TrimRight(s, ".-")
+	return BranchTagPrefix + s + suffix
+}
+
+// SkipTag is the tag that marks the image built for skipKey.
+func SkipTag(skipKey string) string {
+	if len(skipKey) > 32 {
+		skipKey = skipKey[:32]
+	}
+	return SkipTagPrefix + skipKey
+}
+
+func tagByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
+// cleanTagPart reports whether s can follow a tag prefix unchanged.
+func cleanTagPart(s string) bool {
+	if s == "" || strings.Contains(s, "..") {
+		return false
+	}
+	for i := range len(s) {
+		if !tagByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sanitizeTagPart replaces each run of characters a tag cannot hold with a
+// "-".
+func sanitizeTagPart(s string) string {
+	var b strings.Builder
+	run := false
+	for _, r := range s {
+		if r < 0x80 && tagByte(byte(r)) {
+			b.WriteRune(r)
+			run = false
+			continue
+		}
+		if !run {
+			b.WriteByte('-')
+			run = true
+		}
+	}
+	return b.String()
+}
