@@ -41,6 +41,23 @@ type Context struct {
 	mu   sync.Mutex // guards pm, which is not safe for concurrent use, and dirs
 	pm   *patternmatcher.PatternMatcher
 	dirs map[string]dirMatch // match results of directories, by real path
+
+	rootOnce sync.Once
+	root     *os.Root // the context directory, opened once for FS
+	rootErr  error
+	// plain holds the real paths of directories found to be real (not
+	// links) and carried by the tar, so that walking a deep tree through FS
+	// checks each directory once, not once per file below it.
+	plain sync.Map
+}
+
+// Close releases what FS holds open. The Context's Tar and FS may not be
+// used after it.
+func (c *Context) Close() error {
+	if c.root != nil {
+		return c.root.Close()
+	}
+	return nil
 }
 
 type dirMatch struct {
@@ -366,11 +383,15 @@ func (c *Context) resolve(root *os.Root, op, name string, follow bool) (node, er
 			continue
 		}
 		next := path.Join(cur, elem)
-		fi, err := root.Lstat(next)
+		last := len(parts) == 0
+		if _, ok := c.plain.Load(next); ok && !last {
+			cur = next
+			continue
+		}
+		fi, err := c.lstat(root, next)
 		if err != nil {
 			return node{}, &fs.PathError{Op: op, Path: name, Err: unwrapPathError(err)}
 		}
-		last := len(parts) == 0
 		if fi.Mode().Type() == fs.ModeSocket || !c.carried(root, next, fi, last) {
 			return node{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
@@ -391,6 +412,9 @@ func (c *Context) resolve(root *os.Root, op, name string, follow bool) (node, er
 		if !last && !fi.IsDir() {
 			return node{}, &fs.PathError{Op: op, Path: name, Err: syscall.ENOTDIR}
 		}
+		if fi.IsDir() {
+			c.plain.Store(next, true)
+		}
 		cur = next
 	}
 	if cur == "" {
@@ -400,11 +424,39 @@ func (c *Context) resolve(root *os.Root, op, name string, follow bool) (node, er
 		}
 		return node{real: ".", info: fi}, nil
 	}
-	fi, err := root.Lstat(cur)
+	fi, err := c.lstat(root, cur)
 	if err != nil {
 		return node{}, &fs.PathError{Op: op, Path: name, Err: unwrapPathError(err)}
 	}
 	return node{real: cur, info: fi}, nil
+}
+
+// isPlain reports whether every directory from the context down to dir has
+// been found to be a real directory (no link) the tar carries.
+func (c *Context) isPlain(dir string) bool {
+	if dir == "." {
+		return true
+	}
+	_, ok := c.plain.Load(dir)
+	return ok
+}
+
+// lstat describes the real path p. Below a plain directory no link can lead
+// out of the context, so the kernel walks the path in one call; elsewhere
+// os.Root checks each step. (The tar writer itself walks plain paths.)
+func (c *Context) lstat(root *os.Root, p string) (fs.FileInfo, error) {
+	if c.isPlain(path.Dir(p)) {
+		return os.Lstat(filepath.Join(c.dir, filepath.FromSlash(p)))
+	}
+	return root.Lstat(p)
+}
+
+// open opens the real path p, never following a final link.
+func (c *Context) open(root *os.Root, p string) (*os.File, error) {
+	if p == "." || c.isPlain(path.Dir(p)) {
+		return os.OpenFile(filepath.Join(c.dir, filepath.FromSlash(p)), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	}
+	return root.Open(p)
 }
 
 // carried reports whether the tar holds p or, for a directory on the way to
@@ -422,13 +474,13 @@ func (c *Context) carried(root *os.Root, p string, fi fs.FileInfo, last bool) bo
 // holdsEntries reports whether the implied directory p has an entry of the
 // tar below it; if not, the tar has no trace of it.
 func (c *Context) holdsEntries(root *os.Root, p string) bool {
-	ents, err := readDirNames(root, p)
+	ents, err := c.readDirNames(root, p)
 	if err != nil {
 		return false
 	}
 	for _, e := range ents {
 		child := path.Join(p, e)
-		fi, err := root.Lstat(child)
+		fi, err := c.lstat(root, child)
 		if err != nil || fi.Mode().Type() == fs.ModeSocket {
 			continue
 		}
@@ -444,8 +496,8 @@ func (c *Context) holdsEntries(root *os.Root, p string) bool {
 	return false
 }
 
-func readDirNames(root *os.Root, p string) ([]string, error) {
-	f, err := root.Open(p)
+func (c *Context) readDirNames(root *os.Root, p string) ([]string, error) {
+	f, err := c.open(root, p)
 	if err != nil {
 		return nil, err
 	}
@@ -453,26 +505,26 @@ func readDirNames(root *os.Root, p string) ([]string, error) {
 	return f.Readdirnames(-1)
 }
 
-// readDir lists the real directory p as the tar carries it.
+// readDir lists the real directory p as the tar carries it. The entries'
+// types come from the directory listing itself; their FileInfo is read only
+// when asked for, so a walk costs no stat per entry.
 func (c *Context) readDir(root *os.Root, p string) ([]fs.DirEntry, error) {
-	names, err := readDirNames(root, p)
+	f, err := c.open(root, p)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	ents, err := f.ReadDir(-1)
+	f.Close()
 	if err != nil {
 		return nil, unwrapPathError(err)
 	}
 	var out []fs.DirEntry
-	for _, n := range names {
-		child := path.Join(p, n)
-		fi, err := root.Lstat(child)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // removed since the listing
-		}
-		if err != nil {
-			return nil, unwrapPathError(err)
-		}
-		if fi.Mode().Type() == fs.ModeSocket {
+	for _, e := range ents {
+		if e.Type() == fs.ModeSocket {
 			continue // the tar writer cannot hold sockets and skips them
 		}
-		switch c.classify(child, fi.IsDir()) {
+		child := path.Join(p, e.Name())
+		switch c.classify(child, e.IsDir()) {
 		case hidden:
 			continue
 		case implied:
@@ -480,7 +532,7 @@ func (c *Context) readDir(root *os.Root, p string) ([]fs.DirEntry, error) {
 				continue
 			}
 		}
-		out = append(out, fs.FileInfoToDirEntry(entryInfo{fi, n}))
+		out = append(out, ownerless{e})
 	}
 	if p == "." && c.dfOutside {
 		out = append(out, fs.FileInfoToDirEntry(c.virtualInfo()))
@@ -489,23 +541,59 @@ func (c *Context) readDir(root *os.Root, p string) ([]fs.DirEntry, error) {
 	return out, nil
 }
 
+// ownerless is a directory entry whose FileInfo names no owner: the tar
+// always says uid/gid 0.
+type ownerless struct{ fs.DirEntry }
+
+func (e ownerless) Info() (fs.FileInfo, error) {
+	fi, err := e.DirEntry.Info()
+	if err != nil {
+		return nil, err
+	}
+	return entryInfo{fi, e.Name()}, nil
+}
+
 func (c *Context) virtualInfo() fs.FileInfo {
 	return virtualInfo{name: c.dfName, size: int64(len(c.dockerfile)), mtime: c.dfModTime}
 }
 
 func (f contextFS) withRoot(op, name string, fn func(*os.Root) error) error {
-	root, err := os.OpenRoot(f.c.dir)
-	if err != nil {
-		return &fs.PathError{Op: op, Path: name, Err: err}
+	c := f.c
+	c.rootOnce.Do(func() { c.root, c.rootErr = os.OpenRoot(c.dir) })
+	if c.rootErr != nil {
+		return &fs.PathError{Op: op, Path: name, Err: c.rootErr}
 	}
-	defer root.Close()
-	return fn(root)
+	return fn(c.root)
+}
+
+// openPlainFile opens a regular file the tar carries in a plain directory
+// (one reached without links) with no more system calls than os.DirFS: the
+// open itself refuses a final link, and the open file tells its type. It
+// reports false for anything else, which the general path then handles
+// (and explains, when it is an error).
+func (c *Context) openPlainFile(name string) (fs.File, bool) {
+	if !fs.ValidPath(name) || name == "." || (c.dfOutside && name == c.dfName) || !c.isPlain(path.Dir(name)) {
+		return nil, false
+	}
+	osf, err := os.OpenFile(filepath.Join(c.dir, filepath.FromSlash(name)), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, false
+	}
+	fi, err := osf.Stat()
+	if err != nil || !fi.Mode().IsRegular() || c.classify(name, false) != visible {
+		osf.Close()
+		return nil, false
+	}
+	return &regularFile{File: osf, info: entryInfo{fi, path.Base(name)}}, true
 }
 
 // Open opens name, following symbolic links that stay inside the context.
 // Anything but a regular file or a directory opens as an empty file, as the
 // tar carries no content for it.
 func (f contextFS) Open(name string) (fs.File, error) {
+	if file, ok := f.c.openPlainFile(name); ok {
+		return file, nil
+	}
 	var file fs.File
 	err := f.withRoot("open", name, func(root *os.Root) error {
 		n, err := f.c.resolve(root, "open", name, true)
@@ -523,7 +611,7 @@ func (f contextFS) Open(name string) (fs.File, error) {
 			}
 			file = &dirFile{info: info, entries: ents}
 		case n.info.Mode().IsRegular():
-			osf, err := root.Open(n.real)
+			osf, err := f.c.open(root, n.real)
 			if err != nil {
 				return &fs.PathError{Op: "open", Path: name, Err: unwrapPathError(err)}
 			}
