@@ -76,7 +76,9 @@ func TestLogin(t *testing.T) {
 func TestLoginBadTokenKeepsSecret(t *testing.T) {
 	t.Parallel()
 	for _, tok := range []string{"no-colon-s3cr3t", "AWS:"} {
-		r := New(&fake{auth: func(*ecr.GetAuthorizationTokenInput) (*ecr.GetAuthorizationTokenOutput, error) { return token(tok), nil }}, "")
+		r := New(&fake{auth: func(*ecr.GetAuthorizationTokenInput) (*ecr.GetAuthorizationTokenOutput, error) {
+			return token(tok), nil
+		}}, "")
 		_, err := r.Login(t.Context())
 		if err == nil || strings.Contains(err.Error(), "s3cr3t") {
 			t.Errorf("Login() with token %q: error = %v, want one without the token", tok, err)
