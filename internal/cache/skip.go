@@ -24,6 +24,7 @@ import (
 //	string "target", string target
 //	string "platform", string platform
 //	string "labels", number of labels, then string name, string value in name order
+//	string "bases", number of base images, then string reference, string image digest or id in reference order (v2)
 //	string "salt", string salt
 //	string "context", number of entries (the root left out), then for each in path order:
 //	    string path (slash-separated, relative to the context)
@@ -31,7 +32,7 @@ import (
 //	    number permission bits with setuid 0o4000, setgid 0o2000, sticky 0o1000
 //	    for a file: number size, string SHA-256 of the content
 //	    for a symlink: string the link's text
-const skipKeyVersion = "msb-skip-key/v1"
+const skipKeyVersion = "msb-skip-key/v2"
 
 // readBufferSize is the size of each worker's read buffer.
 const readBufferSize = 256 << 10
@@ -52,6 +53,10 @@ type SkipInput struct {
 	// Labels are the labels set on the image that the commit decides (source,
 	// revision); not the time of the build.
 	Labels map[string]string
+	// Bases maps each base image the build uses (a FROM reference) to what it
+	// resolves to now (a manifest digest or an image id), so that a tag in FROM
+	// moving to a new image moves the key.
+	Bases map[string]string
 	// Salt is any text the user sets to force a new key.
 	Salt string
 }
@@ -59,12 +64,12 @@ type SkipInput struct {
 // SkipKey computes the key of the image a build would make: a SHA-256, in
 // hex, over every entry of the context (its path, its type, its permission
 // bits, and a file's content or a symbolic link's text), the Dockerfile, the
-// build arguments, the target, the platform, the labels and the salt. An
+// build arguments, the target, the platform, the labels, the base images and
+// the salt. An
 // image already pushed with the same key need not be built again. Times,
 // owners (the tar sends 0:0) and where the context lies play no part.
 //
-// The base images are not covered: the key stays the same when a tag in FROM
-// moves to a new image.
+// The base images count through what the caller resolved them to (Bases).
 //
 // Files are read once each, by several goroutines, through fixed buffers:
 // memory grows with the number of entries, not with their size. SkipKey
@@ -223,6 +228,7 @@ func skipKey(ctx context.Context, in SkipInput, workers int) (string, error) {
 	e.field("target", in.Target)
 	e.field("platform", in.Platform)
 	e.stringMap("labels", in.Labels)
+	e.stringMap("bases", in.Bases)
 	e.field("salt", in.Salt)
 	e.string("context")
 	e.uint(uint64(len(entries)))

@@ -44,6 +44,7 @@ func skipInput() SkipInput {
 			"org.opencontainers.image.source":   "https://github.com/org/app",
 			"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567",
 		},
+		Bases: map[string]string{"sdk": "sha256:5f1c9e2a0b8d7c6e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e"},
 	}
 }
 
@@ -162,6 +163,9 @@ func TestSkipKeyChanges(t *testing.T) {
 			in.Labels = map[string]string{"org.opencontainers.image.source": "https://github.com/org/app"}
 		}, moves: true},
 		{name: "salt", change: func(in *SkipInput) { in.Salt = "rebuild" }, moves: true},
+		{name: "base image moved", change: func(in *SkipInput) {
+			in.Bases = map[string]string{"sdk": "sha256:0000000000000000000000000000000000000000000000000000000000000000"}
+		}, moves: true},
 		{name: "target and platform boundary", change: func(in *SkipInput) { in.Target, in.Platform = "runtimel", "inux/amd64" }, moves: true},
 	}
 	base := mustSkipKey(t, skipInput(), 2)
@@ -311,6 +315,7 @@ func TestSkipKeyReadError(t *testing.T) {
 // a line for the new version; never edit a line.
 var skipKeyGolden = map[string]string{
 	"msb-skip-key/v1": "d21c996db040bffdc48def44a3e72699c5e59ea931eeb242b0a3477f92da2601",
+	"msb-skip-key/v2": "19a285e44a55b51b4895fe3b29e561f0ab59b0147d269a245b7364c1ec7131af",
 }
 
 // TestSkipKeyGolden proves the encoding does not drift by accident.
