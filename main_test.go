@@ -307,14 +307,50 @@ func TestPushTwoStage(t *testing.T) {
 					t.Errorf("registry digest of %s = %s, want the digest output %s", tag, got, digest)
 				}
 			}
-			// No staging reference is left behind, only the requested tags.
+			// No staging reference is left behind. Besides the requested tags
+			// there are only the cache's, none of them on the released image:
+			// ECR's lifecycle policy expires whole images.
 			tags, err := remote.List(ref(t, repo+":x").Context(), opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			slices.Sort(tags)
-			if diff := cmp.Diff([]string{sha[:7], "latest"}, tags); diff != "" {
-				t.Errorf("tags in the registry (-want +got):\n%s", diff)
+			var release, caches []string
+			for _, tag := range tags {
+				switch {
+				case strings.HasPrefix(tag, "buildcache-"), strings.HasPrefix(tag, "msb-skip-"):
+					caches = append(caches, tag)
+				default:
+					release = append(release, tag)
+				}
+			}
+			slices.Sort(release)
+			if diff := cmp.Diff([]string{sha[:7], "latest"}, release); diff != "" {
+				t.Errorf("release tags in the registry (-want +got):\n%s", diff)
+			}
+			key := o["cache-key"]
+			wantCaches := []string{"buildcache-" + key[:16], "buildcache-branch-main", "buildcache-runtime-main"}
+			for _, want := range wantCaches {
+				if !slices.Contains(caches, want) {
+					t.Errorf("cache tag %s missing from %v", want, caches)
+				}
+			}
+			for _, tag := range caches {
+				desc, err := remote.Head(ref(t, repo+":"+tag), opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if desc.Digest.String() == digest {
+					t.Errorf("cache tag %s points at the released image: the lifecycle policy would expire its release tags", tag)
+				}
+			}
+			pol, err := e.Client.GetLifecyclePolicy(t.Context(), &awsecr.GetLifecyclePolicyInput{RepositoryName: aws.String("acme/app")})
+			if err != nil {
+				t.Fatalf("the created repository has no lifecycle policy: %v", err)
+			}
+			for _, want := range []string{`"tagPatternList":["buildcache-*"]`, `"tagPatternList":["msb-skip-*"]`, `"countNumber":14`} {
+				if !strings.Contains(aws.ToString(pol.LifecyclePolicyText), want) {
+					t.Errorf("lifecycle policy lacks %s: %s", want, aws.ToString(pol.LifecyclePolicyText))
+				}
 			}
 
 			img, err := remote.Image(ref(t, o["image-uri"]), opts...)
@@ -360,7 +396,7 @@ func TestPushTwoStage(t *testing.T) {
 				t.Errorf("build stage %d bytes, runtime %d bytes: want the build stage bigger", bs, us)
 			}
 			out, _ := testenv.Run(t, docker, "ms-build/acme/app:build-stage", "ls", "-a", "/src")
-			if diff := cmp.Diff([]string{".", "..", ".dockerignore", "Dockerfile", "deps.txt", "message.txt"}, strings.Fields(out)); diff != "" {
+			if diff := cmp.Diff([]string{".", "..", ".dockerignore", "Dockerfile", "message.txt", "requirements.txt"}, strings.Fields(out)); diff != "" {
 				t.Errorf("the build stage's context (-want +got):\n%s", diff)
 			}
 
@@ -489,7 +525,7 @@ func TestDryRun(t *testing.T) {
 	if m == nil {
 		t.Fatalf("stdout = %q, want the pushed image's reference alone", r.stdout)
 	}
-	for _, want := range []string{"digest:                  " + m[1], "image-size:", "Pushed 127.0.0.1:"} {
+	for _, want := range []string{"digest:                  " + m[1], "image-size:", "Tagged 127.0.0.1:"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q", want)
 		}

@@ -32,6 +32,8 @@ var Specs = []Spec{
 	{"dry-run", "false", "build and push to an embedded local registry; no AWS account needed"},
 	{"cache", "true", "use and fill the dependency-keyed build cache"},
 	{"cache-key-files", "", "globs of the dependency files that make the cache key, one a line or comma separated (default: detected by ecosystem)"},
+	{"cache-salt", "", "any text, mixed into the cache and skip keys: change it to force a fresh build stage and a rebuild"},
+	{"cache-retention-days", "14", "days the lifecycle policy of a repository ms-build creates keeps build caches and skip records"},
 	{"create-repository", "true", "create the repository (scan on push on) when it is missing"},
 	{"max-image-size", "", "fail when the pushed image is larger, compressed as ECR counts it (e.g. 250MB, 1.5GiB)"},
 	{"network", "", "network mode for RUN steps: default, host or none (default: the daemon's)"},
@@ -52,6 +54,8 @@ type Inputs struct {
 	DryRun           bool
 	Cache            bool
 	CacheKeyFiles    []string
+	CacheSalt        string
+	CacheRetention   int // days
 	CreateRepository bool
 	MaxImageSize     int64 // bytes; 0 means no limit
 	Network          string
@@ -184,6 +188,16 @@ func Parse(raw map[string]string, env Environment) (*Inputs, error) {
 		if strings.HasPrefix(g, "/") || slices.Contains(strings.Split(g, "/"), "..") {
 			return nil, inputErr("cache-key-files", "%q leaves the build context: use globs relative to the context, e.g. **/*.csproj", g)
 		}
+	}
+
+	in.CacheSalt = get("cache-salt")
+	in.CacheRetention = 14
+	if v := get("cache-retention-days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 3650 {
+			return nil, inputErr("cache-retention-days", "%q is not a number of days: use a whole number from 1 to 3650", v)
+		}
+		in.CacheRetention = n
 	}
 
 	if v := get("max-image-size"); v != "" {

@@ -25,6 +25,7 @@ func TestParseDefaults(t *testing.T) {
 		Tags:             []string{"0123456", "latest"},
 		Push:             true,
 		Cache:            true,
+		CacheRetention:   14,
 		CreateRepository: true,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -39,41 +40,45 @@ func TestParseValues(t *testing.T) {
 		CI:     CI{Provider: GitHub, SHA: "0123456789abcdef", Branch: "feature", DefaultBranch: "main"},
 	}
 	raw := map[string]string{
-		"repository":        "team/app",
-		"aws-region":        "ap-southeast-2",
-		"registry-id":       "123456789012",
-		"context":           "src",
-		"file":              "src/Dockerfile.prod",
-		"build-stage":       "build",
-		"target":            "final",
-		"build-args":        "A=1\n# a comment\n\nB = two=2\nFROM_ENV\n",
-		"tags":              "v1, v1.2\nedge",
-		"push":              "False",
-		"dry-run":           "TRUE",
-		"cache":             "false",
-		"cache-key-files":   "**/*.csproj\nNuGet.config",
-		"create-repository": "false",
-		"max-image-size":    "1.5GiB",
-		"network":           "Host",
+		"repository":           "team/app",
+		"aws-region":           "ap-southeast-2",
+		"registry-id":          "123456789012",
+		"context":              "src",
+		"file":                 "src/Dockerfile.prod",
+		"build-stage":          "build",
+		"target":               "final",
+		"build-args":           "A=1\n# a comment\n\nB = two=2\nFROM_ENV\n",
+		"tags":                 "v1, v1.2\nedge",
+		"push":                 "False",
+		"dry-run":              "TRUE",
+		"cache":                "false",
+		"cache-key-files":      "**/*.csproj\nNuGet.config",
+		"cache-salt":           "2026-11",
+		"cache-retention-days": "30",
+		"create-repository":    "false",
+		"max-image-size":       "1.5GiB",
+		"network":              "Host",
 	}
 	got, err := Parse(raw, env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := &Inputs{
-		Repository:    "team/app",
-		Region:        "ap-southeast-2",
-		RegistryID:    "123456789012",
-		Context:       "src",
-		File:          "src/Dockerfile.prod",
-		BuildStage:    "build",
-		Target:        "final",
-		BuildArgs:     []BuildArg{{"A", "1"}, {"B", " two=2"}, {"FROM_ENV", "e"}},
-		Tags:          []string{"v1", "v1.2", "edge"},
-		DryRun:        true,
-		CacheKeyFiles: []string{"**/*.csproj", "NuGet.config"},
-		MaxImageSize:  1610612736,
-		Network:       "host",
+		Repository:     "team/app",
+		Region:         "ap-southeast-2",
+		RegistryID:     "123456789012",
+		Context:        "src",
+		File:           "src/Dockerfile.prod",
+		BuildStage:     "build",
+		Target:         "final",
+		BuildArgs:      []BuildArg{{"A", "1"}, {"B", " two=2"}, {"FROM_ENV", "e"}},
+		Tags:           []string{"v1", "v1.2", "edge"},
+		DryRun:         true,
+		CacheKeyFiles:  []string{"**/*.csproj", "NuGet.config"},
+		CacheSalt:      "2026-11",
+		CacheRetention: 30,
+		MaxImageSize:   1610612736,
+		Network:        "host",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Parse() mismatch (-want +got):\n%s", diff)
@@ -131,6 +136,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad unit", map[string]string{"max-image-size": "25XB"}, "max-image-size", "KiB"},
 		{"zero size", map[string]string{"max-image-size": "0"}, "max-image-size", "more than 0"},
 		{"bad network", map[string]string{"network": "bridge0"}, "network", "default, host or none"},
+		{"bad retention", map[string]string{"cache-retention-days": "two weeks"}, "cache-retention-days", "whole number"},
+		{"zero retention", map[string]string{"cache-retention-days": "0"}, "cache-retention-days", "1 to 3650"},
 		{"unknown input", map[string]string{"repo": "x"}, "repo", "the inputs are"},
 	}
 	for _, tc := range cases {

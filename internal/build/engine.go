@@ -9,6 +9,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -31,6 +32,7 @@ type Client interface {
 	ImagePush(ctx context.Context, image string, options image.PushOptions) (io.ReadCloser, error)
 	ImagePull(ctx context.Context, ref string, options image.PullOptions) (io.ReadCloser, error)
 	ImageRemove(ctx context.Context, imageID string, options image.RemoveOptions) ([]image.DeleteResponse, error)
+	DistributionInspect(ctx context.Context, imageRef, encodedRegistryAuth string) (registry.DistributionInspect, error)
 }
 
 var _ Client = (*client.Client)(nil)
@@ -185,6 +187,30 @@ func (e *Engine) Push(ctx context.Context, ref string, auth Auth) (Pushed, error
 		return Pushed{}, fmt.Errorf("pushing %s: %w", ref, err)
 	}
 	return p, nil
+}
+
+// ResolveBase says what a base image reference (a FROM line) stands for
+// now: the local image's id when the engine has it (BuildKit in the engine
+// uses a local image before the registry's), else the manifest digest the
+// registry has for it. auth is used when it is for the reference's registry.
+func (e *Engine) ResolveBase(ctx context.Context, ref string, auth Auth) (string, error) {
+	if ii, err := e.c.ImageInspect(ctx, ref); err == nil {
+		return ii.ID, nil
+	} else if !client.IsErrNotFound(err) {
+		return "", fmt.Errorf("inspecting base image %s: %w", ref, err)
+	}
+	enc := ""
+	if auth.Host != "" && strings.HasPrefix(ref, auth.Host+"/") {
+		var err error
+		if enc, err = auth.encode(); err != nil {
+			return "", fmt.Errorf("encoding registry credentials: %w", err)
+		}
+	}
+	di, err := e.c.DistributionInspect(ctx, ref, enc)
+	if err != nil {
+		return "", fmt.Errorf("resolving base image %s in its registry: %w", ref, err)
+	}
+	return di.Descriptor.Digest.String(), nil
 }
 
 // Pull pulls one reference into the engine's store and reads the stream to

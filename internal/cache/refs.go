@@ -3,15 +3,17 @@ package cache
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 )
 
 // Tag prefixes. The repository's lifecycle policy expires the tags that
 // start with them.
 const (
-	CacheTagPrefix  = "buildcache-"
-	BranchTagPrefix = "buildcache-branch-"
-	SkipTagPrefix   = "msb-skip-"
+	CacheTagPrefix   = "buildcache-"
+	BranchTagPrefix  = "buildcache-branch-"
+	RuntimeTagPrefix = "buildcache-runtime-"
+	SkipTagPrefix    = "msb-skip-"
 )
 
 // maxTagLength is the longest tag ECR (and the OCI distribution spec)
@@ -29,10 +31,17 @@ func CacheTag(k Key) string { return CacheTagPrefix + k.Short() }
 // "-", a long name is cut) and followed by ".." and 16 hex characters of the
 // SHA-256 of the whole name. As a name used as it is never holds "..", no two
 // branches get the same tag.
-func BranchCacheTag(branch string) string {
-	room := maxTagLength - len(BranchTagPrefix)
+func BranchCacheTag(branch string) string { return branchTag(BranchTagPrefix, branch) }
+
+// RuntimeCacheTag is the tag of the record of the branch's latest runtime
+// image, which the branch's next build uses as cache for its runtime stage.
+// Branch names become tags as in BranchCacheTag.
+func RuntimeCacheTag(branch string) string { return branchTag(RuntimeTagPrefix, branch) }
+
+func branchTag(prefix, branch string) string {
+	room := maxTagLength - len(prefix)
 	if len(branch) <= room && cleanTagPart(branch) {
-		return BranchTagPrefix + branch
+		return prefix + branch
 	}
 	sum := sha256.Sum256([]byte(branch))
 	suffix := ".." + hex.EncodeToString(sum[:8])
@@ -41,7 +50,7 @@ func BranchCacheTag(branch string) string {
 		s = s[:room-len(suffix)]
 	}
 	s = strings.TrimRight(s, ".-")
-	return BranchTagPrefix + s + suffix
+	return prefix + s + suffix
 }
 
 // SkipTag is the tag that marks the image built for skipKey.
@@ -86,4 +95,16 @@ func sanitizeTagPart(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// LifecyclePolicy is the lifecycle policy set on a repository ms-build
+// creates: it expires build caches and skip records after days. Both are
+// tags on images no release tag points at (build stages, and records), so
+// the policy never expires a released image: ECR expires whole images, not
+// single tags.
+func LifecyclePolicy(days int) string {
+	return fmt.Sprintf(`{"rules":[`+
+		`{"rulePriority":1,"description":"ms-build: expire build caches after %[1]d days","selection":{"tagStatus":"tagged","tagPatternList":["%[2]s*"],"countType":"sinceImagePushed","countUnit":"days","countNumber":%[1]d},"action":{"type":"expire"}},`+
+		`{"rulePriority":2,"description":"ms-build: expire skip records after %[1]d days","selection":{"tagStatus":"tagged","tagPatternList":["%[3]s*"],"countType":"sinceImagePushed","countUnit":"days","countNumber":%[1]d},"action":{"type":"expire"}}`+
+		`]}`, days, CacheTagPrefix, SkipTagPrefix)
 }

@@ -263,6 +263,11 @@ func (r *Registry) Tag(ctx context.Context, repo, digest string, tags []string) 
 	if err != nil {
 		return nil, &TagError{Tag: tags[0], Err: err}
 	}
+	return r.TagManifest(ctx, repo, m, tags)
+}
+
+// TagManifest attaches tags to an image whose manifest the caller has.
+func (r *Registry) TagManifest(ctx context.Context, repo string, m Manifest, tags []string) ([]string, error) {
 	var attached []string
 	for _, t := range tags {
 		if err := r.Put(ctx, repo, t, m); err != nil {

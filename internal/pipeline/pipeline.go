@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/org/ms-build-action/internal/action"
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/cache"
 	"github.com/org/ms-build-action/internal/ecr"
 )
 
@@ -24,27 +24,46 @@ type Pipeline struct {
 	Now      func() time.Time
 }
 
-// Run does the whole job: read the Dockerfile, log in to the registry, build
-// the build stage and the runtime stage with BuildKit, push the runtime image
-// once, check it, attach the requested tags and report what was made.
+// Run does the whole job: read the Dockerfile and key the build, log in to
+// the registry, skip the build when an identical image is already there,
+// restore the build stage's cache, build the build stage and the runtime
+// stage with BuildKit, push the runtime image once, check it, attach the
+// requested tags, store the caches and report what was made.
 func (p *Pipeline) Run(ctx context.Context, in *action.Inputs) (action.Outputs, error) {
 	start := p.Now()
 	r := &run{Pipeline: p, in: in}
+	defer r.close()
+	var err error
 
 	if err := r.plan(); err != nil {
+		return action.Outputs{}, err
+	}
+	if err := r.keys(ctx); err != nil {
 		return action.Outputs{}, err
 	}
 	if in.Push {
 		if err := r.connect(ctx); err != nil {
 			return action.Outputs{}, err
 		}
+		if in.Cache {
+			if r.skipKey, err = r.computeSkipKey(ctx); err != nil {
+				return action.Outputs{}, err
+			}
+		}
 	}
-	if err := r.build(ctx); err != nil {
-		return action.Outputs{}, err
+	skipped, err := r.trySkip(ctx)
+	if err != nil {
+		return r.out, err
 	}
-	if in.Push {
-		if err := r.publish(ctx); err != nil {
-			return r.out, err
+	if !skipped {
+		r.restoreCache(ctx)
+		if err := r.build(ctx); err != nil {
+			return action.Outputs{}, err
+		}
+		if in.Push {
+			if err := r.publish(ctx); err != nil {
+				return r.out, err
+			}
 		}
 	}
 	r.timings = append(r.timings, action.Timing{Name: "total", Duration: p.Now().Sub(start)})
@@ -70,15 +89,29 @@ type run struct {
 	bctx       *build.Context
 	df         *build.Dockerfile
 	target     *build.Stage
-	buildStage *build.Stage // nil for a single-stage Dockerfile
+	buildStage *build.Stage // nil when the target copies from no named stage
+	buildArgs  map[string]string
+
+	platform string
+	depKey   cache.Key
+	skipKey  string // "" when the skip check is off for this run
 
 	reg  *ecr.Registry
 	repo ecr.Repository
 	auth ecr.Auth
 
-	image   build.Image
-	out     action.Outputs
-	timings []action.Timing
+	buildCacheFrom   []string // cache images pulled for the build stage
+	runtimeCacheFrom []string // and for the runtime stage
+	buildImage       build.Image
+	image            build.Image
+	out              action.Outputs
+	timings          []action.Timing
+}
+
+func (r *run) close() {
+	if r.bctx != nil {
+		r.bctx.Close()
+	}
 }
 
 // plan reads the context and the Dockerfile and settles the stages, before
@@ -89,11 +122,11 @@ func (r *run) plan() error {
 		return err
 	}
 	r.bctx = bctx
-	buildArgs := make(map[string]string, len(r.in.BuildArgs))
+	r.buildArgs = make(map[string]string, len(r.in.BuildArgs))
 	for _, a := range r.in.BuildArgs {
-		buildArgs[a.Key] = a.Value
+		r.buildArgs[a.Key] = a.Value
 	}
-	df, err := build.ParseDockerfile(bytes.NewReader(bctx.Dockerfile()), build.WithBuildArgs(buildArgs))
+	df, err := build.ParseDockerfile(bytes.NewReader(bctx.Dockerfile()), build.WithBuildArgs(r.buildArgs))
 	if err != nil {
 		var de *build.DockerfileError
 		if errors.As(err, &de) {
@@ -102,6 +135,9 @@ func (r *run) plan() error {
 		return fmt.Errorf("reading %s: %w", r.dockerfilePath(), err)
 	}
 	r.df = df
+	for _, w := range df.Warnings {
+		r.Report.Annotate(action.Annotation{Level: action.Warning, Title: "Dockerfile", File: r.dockerfilePath(), Line: w.Line, Message: w.Msg})
+	}
 
 	r.target = df.Last()
 	if r.in.Target != "" {
@@ -119,8 +155,8 @@ func (r *run) plan() error {
 		if r.buildStage.Name == "" {
 			return &action.InputError{Input: "build-stage", Msg: fmt.Sprintf("stage %s has no name and BuildKit builds a stage on its own by name only: name it (FROM ... AS build) and set build-stage to that name", r.buildStage.Ref())}
 		}
-		if r.buildStage.Index >= r.target.Index {
-			return &action.InputError{Input: "build-stage", Msg: fmt.Sprintf("stage %s comes at or after the target %s: name a stage the target copies from", r.buildStage.Ref(), r.target.Ref())}
+		if r.buildStage.Index == r.target.Index {
+			return &action.InputError{Input: "build-stage", Msg: fmt.Sprintf("stage %s is the target itself: name the stage the target copies from", r.buildStage.Ref())}
 		}
 		return nil
 	}
@@ -172,6 +208,12 @@ func (r *run) connect(ctx context.Context) error {
 	}
 	if r.repo.Created {
 		r.Report.Infof("Created repository %s (scan on push)", r.in.Repository)
+		policy := cache.LifecyclePolicy(r.in.CacheRetention)
+		if err := reg.SetLifecyclePolicy(ctx, r.in.Repository, policy); err != nil {
+			r.warn("the lifecycle policy that expires build caches was not set: %v", err)
+		} else {
+			r.Report.Infof("Set its lifecycle policy: build caches and skip records expire after %d days; release tags are never touched", r.in.CacheRetention)
+		}
 	}
 	return nil
 }
@@ -192,28 +234,40 @@ func (r *run) login(ctx context.Context) error {
 const tokenMargin = 15 * time.Minute
 
 func (r *run) freshAuth(ctx context.Context) (build.Auth, error) {
-	if !r.auth.ExpiresAt.IsZero() && r.Now().Add(tokenMargin).After(r.auth.ExpiresAt) {
+	if r.reg != nil && !r.auth.ExpiresAt.IsZero() && r.Now().Add(tokenMargin).After(r.auth.ExpiresAt) {
 		r.Report.Infof("Registry token expires at %s: logging in again", r.auth.ExpiresAt.Format(time.RFC3339))
 		if err := r.login(ctx); err != nil {
 			return build.Auth{}, err
 		}
 	}
-	return build.Auth{Host: r.auth.Host, Username: r.auth.Username, Password: r.auth.Password}, nil
+	return r.engineAuth(), nil
+}
+
+func (r *run) engineAuth() build.Auth {
+	return build.Auth{Host: r.auth.Host, Username: r.auth.Username, Password: r.auth.Password}
+}
+
+// repoRef is the repository's reference in the registry.
+func (r *run) repoRef() string { return r.auth.Host + "/" + r.in.Repository }
+
+func (r *run) warn(format string, args ...any) {
+	r.Report.Annotate(action.Annotation{Level: action.Warning, Message: fmt.Sprintf(format, args...)})
 }
 
 // build builds the build stage as its own target (kept locally and sized:
 // this is where the cache attaches), then the runtime target.
 func (r *run) build(ctx context.Context) error {
-	args := make(map[string]*string, len(r.in.BuildArgs))
-	for _, a := range r.in.BuildArgs {
-		args[a.Key] = &a.Value
+	args := make(map[string]*string, len(r.buildArgs))
+	for k, v := range r.buildArgs {
+		args[k] = &v
 	}
-	opts := build.Options{Context: r.bctx, BuildArgs: args, Network: r.in.Network}
+	opts := build.Options{Context: r.bctx, BuildArgs: args, Network: r.in.Network, InlineCache: r.in.Cache}
 
 	if r.buildStage != nil {
 		o := opts
 		o.Target = r.buildStage.Name
 		o.Tags = []string{localName(r.in.Repository, "build-stage")}
+		o.CacheFrom = r.buildCacheFrom
 		img, err := r.timed("build stage "+r.buildStage.Ref(), func() (build.Image, error) {
 			r.Report.Infof("Building build stage %s", r.buildStage.Ref())
 			return r.Engine.Build(ctx, o, progress{r.Report})
@@ -221,6 +275,7 @@ func (r *run) build(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("building stage %s: %w", r.buildStage.Ref(), err)
 		}
+		r.buildImage = img
 		r.out.BuildStageSizeBytes = img.Size
 	}
 
@@ -228,6 +283,7 @@ func (r *run) build(ctx context.Context) error {
 	o.Target = r.target.Name // "" is the last stage, which may be unnamed
 	o.Labels = r.labels()
 	o.Tags = []string{localName(r.in.Repository, "latest")}
+	o.CacheFrom = append(append([]string(nil), r.buildCacheFrom...), r.runtimeCacheFrom...)
 	img, err := r.timed("runtime stage "+r.target.Ref(), func() (build.Image, error) {
 		r.Report.Infof("Building runtime stage %s", r.target.Ref())
 		return r.Engine.Build(ctx, o, progress{r.Report})
@@ -252,9 +308,9 @@ func (r *run) timed(name string, f func() (build.Image, error)) (build.Image, er
 // localName is the name an image gets in the engine's store.
 func localName(repo, tag string) string { return "ms-build/" + repo + ":" + tag }
 
-// labels are the OCI labels taken from the CI context.
-func (r *run) labels() map[string]string {
-	l := map[string]string{"org.opencontainers.image.created": r.Now().UTC().Format(time.RFC3339)}
+// commitLabels are the OCI labels the commit decides.
+func (r *run) commitLabels() map[string]string {
+	l := map[string]string{}
 	if r.CI.SourceURL != "" {
 		l["org.opencontainers.image.source"] = r.CI.SourceURL
 	}
@@ -264,25 +320,34 @@ func (r *run) labels() map[string]string {
 	return l
 }
 
+// labels are the OCI labels set on the runtime image.
+func (r *run) labels() map[string]string {
+	l := r.commitLabels()
+	l["org.opencontainers.image.created"] = r.Now().UTC().Format(time.RFC3339)
+	return l
+}
+
 // stagingTag is the one reference the runtime image is pushed under; the
 // requested tags are attached only once the pushed image has been checked.
 func stagingTag(imageID string) string {
 	return "msb-staging-" + strings.TrimPrefix(imageID, "sha256:")[:16]
 }
 
-// publish pushes the runtime image once, checks it, then attaches the
-// requested tags, so that no requested tag ever points at an image that
-// failed a check.
+// publish pushes the runtime image once (and, beside it, the build stage's
+// cache), checks it, then attaches the requested tags, so that no requested
+// tag ever points at an image that failed a check.
 func (r *run) publish(ctx context.Context) error {
-	repoRef := r.auth.Host + "/" + r.in.Repository
 	staging := stagingTag(r.image.ID)
-	ref := repoRef + ":" + staging
+	ref := r.repoRef() + ":" + staging
 
 	t := r.Now()
 	auth, err := r.freshAuth(ctx)
 	if err != nil {
 		return err
 	}
+	exported := r.exportCache(ctx, auth)
+	defer func() { <-exported }()
+
 	if err := r.Engine.Tag(ctx, r.image.ID, ref); err != nil {
 		return err
 	}
@@ -294,10 +359,11 @@ func (r *run) publish(ctx context.Context) error {
 	}
 	// The staging tag only carries the push: once the requested tags are
 	// attached, or a check failed, it goes (with the image, when no requested
-	// tag holds it).
+	// tag holds it). No lifecycle rule may expire it: on a released image it
+	// would expire the release tags too.
 	defer func() {
 		if err := r.reg.Untag(context.WithoutCancel(ctx), r.in.Repository, staging); err != nil {
-			r.Report.Annotate(action.Annotation{Level: action.Warning, Message: err.Error()})
+			r.warn("%v", err)
 		}
 	}()
 	img, err := r.reg.Describe(ctx, r.in.Repository, pushed.Digest)
@@ -307,34 +373,50 @@ func (r *run) publish(ctx context.Context) error {
 	if img.Digest != pushed.Digest {
 		return fmt.Errorf("checking the pushed image: the engine pushed %s but the registry holds %s", pushed.Digest, img.Digest)
 	}
-	r.out.Digest = img.Digest
-	r.out.ImageURI = repoRef + "@" + img.Digest
-	r.out.ImageSizeBytes = img.SizeBytes
-	r.out.ImageSize = action.FormatSize(img.SizeBytes)
+	r.setImage(img)
 	r.timings = append(r.timings, action.Timing{Name: "push", Duration: r.Now().Sub(t)})
 
 	if max := r.in.MaxImageSize; max > 0 && img.SizeBytes > max {
 		return &action.InputError{Input: "max-image-size", Msg: fmt.Sprintf("the image is %s compressed (%d bytes), over the limit of %s: no tag was attached; make the image smaller or raise max-image-size", action.FormatSize(img.SizeBytes), img.SizeBytes, action.FormatSize(max))}
 	}
 
-	attached, err := r.reg.Tag(ctx, r.in.Repository, img.Digest, r.in.Tags)
-	for _, tag := range attached {
-		r.out.Tags = append(r.out.Tags, repoRef+":"+tag)
-	}
+	m, err := r.reg.Manifest(ctx, r.in.Repository, img.Digest)
 	if err != nil {
-		var te *ecr.TagError
-		if errors.As(err, &te) && len(attached) > 0 {
-			return fmt.Errorf("%w (attached before it: %s)", err, strings.Join(attached, ", "))
-		}
 		return err
 	}
-	for _, tag := range attached {
-		r.Report.Infof("Pushed %s:%s", repoRef, tag)
+	if err := r.attach(ctx, m); err != nil {
+		return err
 	}
+	r.record(ctx, m)
 	// Name the image locally as it is named in the registry, so it can be
 	// run by the tags reported.
-	for _, ref := range slices.Clone(r.out.Tags) {
+	for _, ref := range r.out.Tags {
 		_ = r.Engine.Tag(ctx, r.image.ID, ref)
+	}
+	return nil
+}
+
+// setImage fills the outputs that describe the pushed image.
+func (r *run) setImage(img ecr.Image) {
+	r.out.Digest = img.Digest
+	r.out.ImageURI = r.repoRef() + "@" + img.Digest
+	r.out.ImageSizeBytes = img.SizeBytes
+	r.out.ImageSize = action.FormatSize(img.SizeBytes)
+}
+
+// attach puts the requested tags on the image. When one fails, the error
+// says which were attached before it.
+func (r *run) attach(ctx context.Context, m ecr.Manifest) error {
+	attached, err := r.reg.TagManifest(ctx, r.in.Repository, m, r.in.Tags)
+	for _, tag := range attached {
+		r.out.Tags = append(r.out.Tags, r.repoRef()+":"+tag)
+		r.Report.Infof("Tagged %s:%s", r.repoRef(), tag)
+	}
+	if err != nil {
+		if len(attached) > 0 {
+			return fmt.Errorf("%w (attached before it: %s)", err, strings.Join(attached, ", "))
+		}
+		return fmt.Errorf("%w (no tag was attached)", err)
 	}
 	return nil
 }

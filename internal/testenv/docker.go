@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
@@ -179,4 +181,46 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// FreshRunner makes the engine look like a new CI runner's: every image
+// but the test base images is removed and the build cache is pruned.
+func FreshRunner(t testing.TB, c *client.Client) {
+	t.Helper()
+	ctx := context.Background()
+	imgs, err := c.ImageList(ctx, image.ListOptions{All: true})
+	if err != nil {
+		t.Fatalf("listing images: %v", err)
+	}
+	for _, img := range imgs {
+		base := false
+		for _, tag := range img.RepoTags {
+			base = base || tag == BusyboxImage || tag == SDKImage || strings.HasPrefix(tag, "msb-example/")
+		}
+		if base {
+			// Keep the image, drop any other names it was given.
+			for _, tag := range img.RepoTags {
+				if tag != BusyboxImage && tag != SDKImage && !strings.HasPrefix(tag, "msb-example/") {
+					c.ImageRemove(ctx, tag, image.RemoveOptions{})
+				}
+			}
+			continue
+		}
+		if _, err := c.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !client.IsErrNotFound(err) {
+			t.Fatalf("removing image %s: %v", img.ID, err)
+		}
+	}
+	if _, err := c.BuildCachePrune(ctx, build.CachePruneOptions{All: true}); err != nil {
+		t.Fatalf("pruning the build cache: %v", err)
+	}
+}
+
+// BuildCacheRecords counts the engine's build cache records.
+func BuildCacheRecords(t testing.TB, c *client.Client) int {
+	t.Helper()
+	du, err := c.DiskUsage(context.Background(), types.DiskUsageOptions{Types: []types.DiskUsageObject{types.BuildCacheObject}})
+	if err != nil {
+		t.Fatalf("reading the engine's disk usage: %v", err)
+	}
+	return len(du.BuildCache)
 }

@@ -1,0 +1,69 @@
+package cache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const dockerImage = `{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",` +
+	`"config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":1234,"digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111"},` +
+	`"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":100,"digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222"}]}`
+
+func TestRecord(t *testing.T) {
+	t.Parallel()
+	rec, err := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123")
+	if string(rec) != string(again) {
+		t.Error("the same image and key made two different records")
+	}
+	sum := sha256.Sum256([]byte(dockerImage))
+	subject, key, err := ReadRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := subject, "sha256:"+hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("subject = %s, want the image's digest %s", got, want)
+	}
+	if got, want := key, "abc123"; got != want {
+		t.Errorf("skip key = %q, want %q", got, want)
+	}
+	var m manifest
+	if err := json.Unmarshal(rec, &m); err != nil {
+		t.Fatal(err)
+	}
+	want := manifest{
+		SchemaVersion: 2,
+		MediaType:     MediaTypeOCIManifest,
+		Config:        descriptor{MediaType: "application/vnd.oci.image.config.v1+json", Size: 1234, Digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111"},
+		Layers:        []descriptor{{MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Size: 100, Digest: "sha256:2222222222222222222222222222222222222222222222222222222222222222"}},
+		Subject:       &descriptor{MediaType: MediaTypeDockerManifest, Digest: subject, Size: int64(len(dockerImage))},
+		Annotations:   map[string]string{SkipKeyAnnotation: "abc123"},
+	}
+	if diff := cmp.Diff(want, m); diff != "" {
+		t.Errorf("record (-want +got):\n%s", diff)
+	}
+	if got, err := ConfigDigest([]byte(dockerImage)); err != nil || got != want.Config.Digest {
+		t.Errorf("ConfigDigest() = %q, %v", got, err)
+	}
+}
+
+func TestRecordErrors(t *testing.T) {
+	t.Parallel()
+	if _, err := NewRecord([]byte(`{}`), "application/vnd.oci.image.index.v1+json", "k"); err == nil {
+		t.Error("a record of an index was made, want an error")
+	}
+	if _, err := NewRecord([]byte(`{`), MediaTypeOCIManifest, "k"); err == nil {
+		t.Error("a record of a broken manifest was made, want an error")
+	}
+	if _, _, err := ReadRecord([]byte(dockerImage)); !errors.Is(err, ErrNotRecord) {
+		t.Errorf("ReadRecord(an image) error = %v, want ErrNotRecord", err)
+	}
+}
