@@ -271,20 +271,27 @@ func (r *run) pullCache(ctx context.Context, tag string) (string, bool) {
 	return ref, true
 }
 
-// exportCache pushes the build stage under its dependency key's tag after a
-// miss, beside the runtime image's push, and points the branch's cache tag
-// at it. The returned channel closes when it is done. It never fails the
-// run: a cache that is not stored is a warning.
-func (r *run) exportCache(ctx context.Context, auth build.Auth) <-chan struct{} {
-	done := make(chan struct{})
-	if !r.in.Cache || r.buildStage == nil || r.buildImage.ID == "" {
-		close(done)
-		return done
+// startExport stores the build stage as the dependency key's cache after a
+// miss, in the background from the moment it is built: its push overlaps the
+// runtime stage's build and push. Then it points the branch's cache tag at
+// it. It never fails the run: a cache that is not stored is a warning.
+func (r *run) startExport(ctx context.Context) {
+	if !r.in.Cache || r.reg == nil || r.buildImage.ID == "" {
+		return
 	}
+	ctx, r.stopExport = context.WithCancel(ctx)
+	done := make(chan struct{})
+	r.exported = done
 	go func() {
 		defer close(done)
+		t := r.Now()
 		keyTag := cache.CacheTag(r.depKey)
 		if !r.out.CacheHit {
+			auth, err := r.freshAuth(ctx)
+			if err != nil {
+				r.warn("storing the build cache: %v", err)
+				return
+			}
 			ref := r.repoRef() + ":" + keyTag
 			if err := r.Engine.Tag(ctx, r.buildImage.ID, ref); err != nil {
 				r.warn("storing the build cache: %v", err)
@@ -292,10 +299,12 @@ func (r *run) exportCache(ctx context.Context, auth build.Auth) <-chan struct{} 
 			}
 			defer func() { _ = r.Engine.Untag(context.WithoutCancel(ctx), ref) }()
 			if _, err := r.Engine.Push(ctx, ref, auth); err != nil {
-				r.warn("storing the build cache: %v", err)
+				if ctx.Err() == nil {
+					r.warn("storing the build cache: %v", err)
+				}
 				return
 			}
-			r.Report.Infof("Stored the build cache %s", ref)
+			r.Report.Infof("Stored the build cache %s (%.1fs)", ref, r.Now().Sub(t).Seconds())
 		}
 		if r.CI.Branch == "" || r.repo.Immutable {
 			return
@@ -304,11 +313,10 @@ func (r *run) exportCache(ctx context.Context, auth build.Auth) <-chan struct{} 
 		if err == nil {
 			err = r.reg.Put(ctx, r.in.Repository, cache.BranchCacheTag(r.CI.Branch), m)
 		}
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			r.warn("pointing the branch's build cache at %s: %v", keyTag, err)
 		}
 	}()
-	return done
 }
 
 // record marks the pushed image with its skip key, and makes it the branch's

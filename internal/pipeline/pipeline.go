@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/org/ms-build-action/internal/action"
@@ -29,20 +30,19 @@ type Pipeline struct {
 // restore the build stage's cache, build the build stage and the runtime
 // stage with BuildKit, push the runtime image once, check it, attach the
 // requested tags, store the caches and report what was made.
-func (p *Pipeline) Run(ctx context.Context, in *action.Inputs) (action.Outputs, error) {
+func (p *Pipeline) Run(ctx context.Context, in *action.Inputs) (out action.Outputs, err error) {
 	start := p.Now()
 	r := &run{Pipeline: p, in: in}
-	defer r.close()
-	var err error
+	defer func() { r.close(err != nil) }()
 
-	if err := r.plan(); err != nil {
+	if err = r.plan(); err != nil {
 		return action.Outputs{}, err
 	}
-	if err := r.keys(ctx); err != nil {
+	if err = r.keys(ctx); err != nil {
 		return action.Outputs{}, err
 	}
 	if in.Push {
-		if err := r.connect(ctx); err != nil {
+		if err = r.connect(ctx); err != nil {
 			return action.Outputs{}, err
 		}
 		if in.Cache {
@@ -57,20 +57,23 @@ func (p *Pipeline) Run(ctx context.Context, in *action.Inputs) (action.Outputs, 
 	}
 	if !skipped {
 		r.restoreCache(ctx)
-		if err := r.build(ctx); err != nil {
+		if err = r.build(ctx); err != nil {
 			return action.Outputs{}, err
 		}
 		if in.Push {
-			if err := r.publish(ctx); err != nil {
+			if err = r.publish(ctx); err != nil {
 				return r.out, err
 			}
 		}
 	}
+	if r.exported != nil {
+		<-r.exported
+	}
 	r.timings = append(r.timings, action.Timing{Name: "total", Duration: p.Now().Sub(start)})
-	if err := p.Report.Outputs(r.out); err != nil {
+	if err = p.Report.Outputs(r.out); err != nil {
 		return r.out, err
 	}
-	return r.out, p.Report.Summary(action.Summary{
+	err = p.Report.Summary(action.Summary{
 		Outputs:    r.out,
 		Repository: in.Repository,
 		Target:     r.target.Ref(),
@@ -79,6 +82,7 @@ func (p *Pipeline) Run(ctx context.Context, in *action.Inputs) (action.Outputs, 
 		Pushed:     in.Push,
 		Timings:    r.timings,
 	})
+	return r.out, err
 }
 
 // run is the state of one run, filled in as it goes.
@@ -96,19 +100,31 @@ type run struct {
 	depKey   cache.Key
 	skipKey  string // "" when the skip check is off for this run
 
-	reg  *ecr.Registry
-	repo ecr.Repository
-	auth ecr.Auth
+	reg    *ecr.Registry
+	repo   ecr.Repository
+	authMu sync.Mutex // guards auth: the build cache's push may log in again too
+	auth   ecr.Auth
 
 	buildCacheFrom   []string // cache images pulled for the build stage
 	runtimeCacheFrom []string // and for the runtime stage
 	buildImage       build.Image
 	image            build.Image
+	exported         <-chan struct{}    // closed when the build cache is stored
+	stopExport       context.CancelFunc // cancels storing it
 	out              action.Outputs
 	timings          []action.Timing
 }
 
-func (r *run) close() {
+// close waits for the build cache to be stored (cancelling that when the
+// run failed) and releases what the run holds.
+func (r *run) close(failed bool) {
+	if r.exported != nil {
+		if failed {
+			r.stopExport()
+		}
+		<-r.exported
+		r.stopExport()
+	}
 	if r.bctx != nil {
 		r.bctx.Close()
 	}
@@ -220,6 +236,12 @@ func (r *run) connect(ctx context.Context) error {
 
 // login gets a registry password and masks it before anything can print it.
 func (r *run) login(ctx context.Context) error {
+	r.authMu.Lock()
+	defer r.authMu.Unlock()
+	return r.loginLocked(ctx)
+}
+
+func (r *run) loginLocked(ctx context.Context) error {
 	auth, err := r.reg.Login(ctx)
 	if err != nil {
 		return err
@@ -234,21 +256,29 @@ func (r *run) login(ctx context.Context) error {
 const tokenMargin = 15 * time.Minute
 
 func (r *run) freshAuth(ctx context.Context) (build.Auth, error) {
+	r.authMu.Lock()
+	defer r.authMu.Unlock()
 	if r.reg != nil && !r.auth.ExpiresAt.IsZero() && r.Now().Add(tokenMargin).After(r.auth.ExpiresAt) {
 		r.Report.Infof("Registry token expires at %s: logging in again", r.auth.ExpiresAt.Format(time.RFC3339))
-		if err := r.login(ctx); err != nil {
+		if err := r.loginLocked(ctx); err != nil {
 			return build.Auth{}, err
 		}
 	}
-	return r.engineAuth(), nil
+	return build.Auth{Host: r.auth.Host, Username: r.auth.Username, Password: r.auth.Password}, nil
 }
 
 func (r *run) engineAuth() build.Auth {
+	r.authMu.Lock()
+	defer r.authMu.Unlock()
 	return build.Auth{Host: r.auth.Host, Username: r.auth.Username, Password: r.auth.Password}
 }
 
 // repoRef is the repository's reference in the registry.
-func (r *run) repoRef() string { return r.auth.Host + "/" + r.in.Repository }
+func (r *run) repoRef() string {
+	r.authMu.Lock()
+	defer r.authMu.Unlock()
+	return r.auth.Host + "/" + r.in.Repository
+}
 
 func (r *run) warn(format string, args ...any) {
 	r.Report.Annotate(action.Annotation{Level: action.Warning, Message: fmt.Sprintf(format, args...)})
@@ -277,6 +307,7 @@ func (r *run) build(ctx context.Context) error {
 		}
 		r.buildImage = img
 		r.out.BuildStageSizeBytes = img.Size
+		r.startExport(ctx)
 	}
 
 	o := opts
@@ -345,9 +376,6 @@ func (r *run) publish(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	exported := r.exportCache(ctx, auth)
-	defer func() { <-exported }()
-
 	if err := r.Engine.Tag(ctx, r.image.ID, ref); err != nil {
 		return err
 	}

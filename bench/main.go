@@ -1,0 +1,560 @@
+// Command bench measures ms-build against the recipe users write today
+// (docker build with BuildKit, --cache-from the previous image with inline
+// cache, then docker push), in one run, on a fixture whose restore step is
+// real work: this repository, vendored, built in an SDK stage that compiles
+// every vendored package before copying the sources.
+//
+// Both tools push to the project's ECR-compatible endpoint and a real
+// registry on loopback; each scenario alternates which tool goes first, runs
+// at least three rounds and reports medians and the ms-build/recipe ratio.
+// It then measures ms-build's own cost on a 500 MB context: the skip key's
+// throughput against one core's SHA-256 speed (openssl speed -evp sha256,
+// in the same run) and the peak memory of a whole ms-build run.
+//
+// Run it with an engine: scripts/engine exec go run ./bench
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
+	dockerbuild "github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+
+	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/cache"
+	"github.com/org/ms-build-action/internal/ecr/ecrlocal"
+)
+
+//go:embed fixture.Dockerfile
+var fixtureDockerfile []byte
+
+var (
+	rounds    = flag.Int("rounds", 3, "rounds per scenario (at least 3)")
+	contextMB = flag.Int("context-mb", 500, "size of the context for ms-build's own cost")
+	only      = flag.String("only", "", "run only the scenarios whose name contains this")
+	dockerCLI = flag.String("docker", "", "the docker CLI for the recipe (default: one whose build uses BuildKit without buildx)")
+	verbose   = flag.Bool("v", false, "print ms-build's own timings after each of its runs")
+)
+
+func main() {
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// bench holds what every measurement shares.
+type bench struct {
+	docker  *client.Client
+	cli     string // docker CLI for the recipe
+	binary  string // ms-build
+	local   *ecrlocal.Local
+	sdk     *awsecr.Client
+	tmp     string
+	baseEnv []string
+}
+
+func run(ctx context.Context) error {
+	if *rounds < 3 {
+		return errors.New("-rounds must be at least 3")
+	}
+	b := &bench{}
+	var err error
+	if b.docker, err = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation()); err != nil {
+		return err
+	}
+	if _, err := b.docker.Ping(ctx); err != nil {
+		return fmt.Errorf("no Docker engine answers (%v): run it as scripts/engine exec go run ./bench", err)
+	}
+	for _, img := range []string{"msb-example/golang:1.26", "msb-example/runtime:1"} {
+		if _, err := b.docker.ImageInspect(ctx, img); err != nil {
+			return fmt.Errorf("base image %s is missing: run it as scripts/engine exec go run ./bench", img)
+		}
+	}
+	if b.cli, err = recipeCLI(ctx); err != nil {
+		return err
+	}
+	if b.tmp, err = os.MkdirTemp("", "msb-bench-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(b.tmp)
+
+	fmt.Println("Building ms-build ...")
+	b.binary = filepath.Join(b.tmp, "ms-build")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", b.binary, ".").CombinedOutput(); err != nil {
+		return fmt.Errorf("building ms-build: %v\n%s", err, out)
+	}
+	if b.local, err = ecrlocal.Start(ctx, ecrlocal.Config{}); err != nil {
+		return err
+	}
+	defer b.local.Close()
+	b.sdk = awsecr.NewFromConfig(aws.Config{
+		Region:      b.local.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(b.local.AccessKeyID, b.local.SecretAccessKey, ""),
+	}, func(o *awsecr.Options) { o.BaseEndpoint = aws.String(b.local.Endpoint) })
+	b.baseEnv = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + b.tmp, "DOCKER_HOST=" + os.Getenv("DOCKER_HOST"),
+		"AWS_ENDPOINT_URL_ECR=" + b.local.Endpoint, "AWS_REGION=" + b.local.Region,
+		"AWS_ACCESS_KEY_ID=" + b.local.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + b.local.SecretAccessKey,
+		"DOCKER_CONFIG=" + filepath.Join(b.tmp, "docker-config"), "DOCKER_BUILDKIT=1",
+	}
+	if err := b.dockerLogin(ctx); err != nil {
+		return err
+	}
+
+	fmt.Printf("Machine: %d cores; engine %s; recipe CLI %s\n", runtime.NumCPU(), engineVersion(ctx, b.docker), b.cli)
+	if err := b.compare(ctx); err != nil {
+		return err
+	}
+	return b.ownCost(ctx)
+}
+
+// recipeCLI finds a docker CLI that builds with BuildKit: buildx, or a CLI
+// with BuildKit built in (Debian's docker.io 20.10).
+func recipeCLI(ctx context.Context) (string, error) {
+	if *dockerCLI != "" {
+		return *dockerCLI, nil
+	}
+	for _, c := range []string{"/usr/bin/docker", "docker"} {
+		if exec.CommandContext(ctx, c, "buildx", "version").Run() == nil {
+			return c, nil
+		}
+		out, err := exec.CommandContext(ctx, c, "version", "--format", "{{.Client.Version}}").Output()
+		if err == nil && strings.HasPrefix(strings.TrimSpace(string(out)), "20.") {
+			return c, nil
+		}
+	}
+	return "", errors.New("no docker CLI that builds with BuildKit: install buildx, or Debian's docker.io, or name one with -docker")
+}
+
+func (b *bench) dockerLogin(ctx context.Context) error {
+	out, err := b.sdk.GetAuthorizationToken(ctx, &awsecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		return err
+	}
+	raw, _ := base64.StdEncoding.DecodeString(aws.ToString(out.AuthorizationData[0].AuthorizationToken))
+	_, password, _ := strings.Cut(string(raw), ":")
+	cmd := exec.CommandContext(ctx, b.cli, "login", "-u", "AWS", "--password-stdin", b.local.Registry)
+	cmd.Env = b.baseEnv
+	cmd.Stdin = strings.NewReader(password)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("docker login for the recipe: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// workspace is one tool's copy of the fixture.
+type workspace struct {
+	dir   string
+	edits int
+}
+
+// newWorkspace copies the repository's tracked files and vendors its
+// dependencies: the fixture is this service, built by its SDK stage.
+func (b *bench) newWorkspace(ctx context.Context, name string) (*workspace, error) {
+	dir := filepath.Join(b.tmp, "ws-"+name)
+	files, err := exec.CommandContext(ctx, "git", "ls-files", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing the repository's files: %w", err)
+	}
+	for _, f := range strings.Fields(string(files)) {
+		if strings.HasPrefix(f, ".") || strings.HasPrefix(f, "testdata/") || strings.HasPrefix(f, "examples/") || strings.HasPrefix(f, "bench/") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	vendor := exec.CommandContext(ctx, "go", "mod", "vendor")
+	vendor.Dir = dir
+	if out, err := vendor.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("vendoring the fixture: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), fixtureDockerfile, 0o644); err != nil {
+		return nil, err
+	}
+	w := &workspace{dir: dir}
+	return w, w.edit(name)
+}
+
+// edit changes a source file only (not a dependency file), as a commit does.
+func (w *workspace) edit(tool string) error {
+	w.edits++
+	src := fmt.Sprintf("package main\n\n// benchEdit changes with every source-only edit the benchmark makes.\nconst benchEdit = %q\n", fmt.Sprintf("%s-%d", tool, w.edits))
+	return os.WriteFile(filepath.Join(w.dir, "bench_edit.go"), []byte(src), 0o644)
+}
+
+// tool is one way of building and pushing.
+type tool interface {
+	name() string
+	// build builds and pushes the workspace under tag, to repository repo.
+	build(ctx context.Context, w *workspace, repo, tag string) error
+}
+
+type recipe struct{ b *bench }
+
+func (recipe) name() string { return "recipe" }
+
+// build is what users script today: build with BuildKit, the previous image
+// as cache (inline cache), then push the tags.
+func (r recipe) build(ctx context.Context, w *workspace, repo, tag string) error {
+	ref := r.b.local.Registry + "/" + repo
+	steps := [][]string{
+		{"build", "--network", "none", "--cache-from", ref + ":latest", "--build-arg", "BUILDKIT_INLINE_CACHE=1", "-t", ref + ":" + tag, "-t", ref + ":latest", w.dir},
+		{"push", ref + ":" + tag},
+		{"push", ref + ":latest"},
+	}
+	for _, s := range steps {
+		cmd := exec.CommandContext(ctx, r.b.cli, s...)
+		cmd.Env = r.b.baseEnv
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("docker %s: %v\n%s", s[0], err, tail(out))
+		}
+	}
+	return nil
+}
+
+type msbuild struct{ b *bench }
+
+func (msbuild) name() string { return "ms-build" }
+
+// build runs ms-build as a GitHub Actions step on the main branch.
+func (m msbuild) build(ctx context.Context, w *workspace, repo, tag string) error {
+	cmd := exec.CommandContext(ctx, m.b.binary)
+	cmd.Dir = w.dir
+	meta := filepath.Join(m.b.tmp, "gh")
+	os.MkdirAll(meta, 0o755)
+	cmd.Env = append(slices.Clone(m.b.baseEnv),
+		"GITHUB_ACTIONS=true", "GITHUB_REF=refs/heads/main", "GITHUB_REF_TYPE=branch",
+		"GITHUB_SHA=0123456789abcdef0123456789abcdef01234567", "GITHUB_WORKSPACE="+w.dir,
+		"GITHUB_OUTPUT="+filepath.Join(meta, "output"), "GITHUB_STEP_SUMMARY="+filepath.Join(meta, "summary"),
+		"INPUT_REPOSITORY="+repo, "INPUT_TAGS="+tag, "INPUT_NETWORK=none",
+	)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("ms-build: %v\n%s", err, tail(out))
+	}
+	if *verbose {
+		summary, _ := os.ReadFile(filepath.Join(meta, "summary"))
+		if i := bytes.Index(summary, []byte("**Timings**")); i >= 0 {
+			fmt.Printf("%s", summary[i:])
+		}
+		os.Remove(filepath.Join(meta, "summary"))
+	}
+	return nil
+}
+
+// scenario is one situation a CI job meets.
+type scenario struct {
+	name   string
+	target float64 // the largest acceptable ms-build/recipe ratio
+	// prepare puts the runner and the registry in the scenario's state (not
+	// timed); the timed run follows.
+	prepare func(ctx context.Context, t tool, w *workspace, repo string) error
+	fresh   bool // the timed run starts on a fresh runner
+	edit    bool // the timed run follows a source-only edit
+	newRepo bool // the timed run pushes to an empty repository
+}
+
+func (b *bench) compare(ctx context.Context) error {
+	tools := []tool{recipe{b}, msbuild{b}}
+	ws := map[string]*workspace{}
+	for _, t := range tools {
+		w, err := b.newWorkspace(ctx, t.name())
+		if err != nil {
+			return err
+		}
+		ws[t.name()] = w
+	}
+	seed := func(ctx context.Context, t tool, w *workspace, repo string) error {
+		return t.build(ctx, w, repo, "seed")
+	}
+	scenarios := []scenario{
+		{name: "cold (fresh runner, empty repository)", target: 1.2, fresh: true, newRepo: true},
+		{name: "fresh runner, nothing changed", target: 0.3, prepare: seed, fresh: true},
+		{name: "fresh runner, source-only change", target: 0.5, prepare: seed, fresh: true, edit: true},
+		{name: "warm engine, source-only change", target: 1.1, prepare: seed, edit: true},
+	}
+	type row struct {
+		name     string
+		target   float64
+		times    map[string][]time.Duration
+		ratio    float64
+		recipe   time.Duration
+		msbuild  time.Duration
+		verdicts string
+	}
+	var rows []row
+	for si, sc := range scenarios {
+		if *only != "" && !strings.Contains(sc.name, *only) {
+			continue
+		}
+		r := row{name: sc.name, target: sc.target, times: map[string][]time.Duration{}}
+		for round := 1; round <= *rounds; round++ {
+			order := tools
+			if round%2 == 0 {
+				order = []tool{tools[1], tools[0]}
+			}
+			for _, t := range order {
+				w := ws[t.name()]
+				repo := fmt.Sprintf("bench/%s-s%d", strings.ReplaceAll(t.name(), "-", ""), si)
+				if sc.newRepo {
+					repo = fmt.Sprintf("%s-r%d", repo, round)
+				}
+				if err := b.ensureRepo(ctx, repo); err != nil {
+					return err
+				}
+				if sc.prepare != nil {
+					if err := w.edit(t.name()); err != nil {
+						return err
+					}
+					if err := sc.prepare(ctx, t, w, repo); err != nil {
+						return fmt.Errorf("%s, preparing %s: %w", sc.name, t.name(), err)
+					}
+				} else if err := w.edit(t.name()); err != nil {
+					return err
+				}
+				if sc.fresh {
+					if err := freshRunner(ctx, b.docker); err != nil {
+						return err
+					}
+				}
+				if sc.edit {
+					if err := w.edit(t.name()); err != nil {
+						return err
+					}
+				}
+				start := time.Now()
+				if err := t.build(ctx, w, repo, fmt.Sprintf("r%d", round)); err != nil {
+					return fmt.Errorf("%s, %s: %w", sc.name, t.name(), err)
+				}
+				d := time.Since(start)
+				r.times[t.name()] = append(r.times[t.name()], d)
+				fmt.Printf("  %-40s round %d %-9s %6.1fs\n", sc.name, round, t.name(), d.Seconds())
+			}
+		}
+		r.recipe, r.msbuild = median(r.times["recipe"]), median(r.times["ms-build"])
+		r.ratio = r.msbuild.Seconds() / r.recipe.Seconds()
+		rows = append(rows, r)
+	}
+	fmt.Printf("\n%-40s %10s %10s %7s %7s\n", "scenario (median of "+strconv.Itoa(*rounds)+" rounds)", "recipe", "ms-build", "ratio", "target")
+	for _, r := range rows {
+		verdict := "met"
+		if r.ratio > r.target {
+			verdict = "MISSED"
+		}
+		fmt.Printf("%-40s %9.1fs %9.1fs %7.2f %7s %s\n", r.name, r.recipe.Seconds(), r.msbuild.Seconds(), r.ratio, fmt.Sprintf("<=%.1f", r.target), verdict)
+	}
+	return nil
+}
+
+func (b *bench) ensureRepo(ctx context.Context, repo string) error {
+	_, err := b.sdk.CreateRepository(ctx, &awsecr.CreateRepositoryInput{RepositoryName: aws.String(repo)})
+	if err != nil && !strings.Contains(err.Error(), "RepositoryAlreadyExists") {
+		return err
+	}
+	return nil
+}
+
+// freshRunner removes every image but the base images and prunes the build
+// cache: the engine of a new CI runner.
+func freshRunner(ctx context.Context, c *client.Client) error {
+	imgs, err := c.ImageList(ctx, image.ListOptions{All: true})
+	if err != nil {
+		return err
+	}
+	for _, img := range imgs {
+		base := slices.ContainsFunc(img.RepoTags, func(t string) bool { return strings.HasPrefix(t, "msb-example/") || strings.HasPrefix(t, "msb-test/") })
+		if base {
+			continue
+		}
+		if _, err := c.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !client.IsErrNotFound(err) {
+			return err
+		}
+	}
+	_, err = c.BuildCachePrune(ctx, dockerbuild.CachePruneOptions{All: true})
+	return err
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// ownCost measures ms-build on a large context: the skip key's throughput,
+// against one core's SHA-256 speed measured now, and a whole run's peak
+// memory.
+func (b *bench) ownCost(ctx context.Context) error {
+	dir := filepath.Join(b.tmp, "big")
+	total, files, err := bigContext(dir, int64(*contextMB)<<20)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nms-build's own cost on a %d MB context (%d files)\n", total>>20, files)
+
+	sha, err := opensslSHA256(ctx)
+	if err != nil {
+		return err
+	}
+	bctx, err := build.OpenContext(dir, "")
+	if err != nil {
+		return err
+	}
+	defer bctx.Close()
+	var speeds []float64
+	for i := 0; i < 4; i++ { // the first pass fills the page cache
+		start := time.Now()
+		if _, err := cache.SkipKey(ctx, cache.SkipInput{FS: bctx.FS(), Dockerfile: bctx.Dockerfile()}); err != nil {
+			return err
+		}
+		if i > 0 {
+			speeds = append(speeds, float64(total)/1e6/time.Since(start).Seconds())
+		}
+	}
+	slices.Sort(speeds)
+	skip := speeds[len(speeds)/2]
+	fmt.Printf("  skip key:            %7.0f MB/s (median of 3)\n", skip)
+	fmt.Printf("  openssl sha256:      %7.0f MB/s (one core)\n", sha)
+	verdict := "met"
+	if skip < sha/2 {
+		verdict = "MISSED"
+	}
+	fmt.Printf("  ratio:               %7.2f of one core (target >= 0.50) %s\n", skip/sha, verdict)
+
+	// A whole run on that context: the tar streamed to the engine, the skip
+	// key, the push. The Dockerfile copies one file, so the engine's work
+	// stays small and the figure is ms-build's.
+	if err := b.ensureRepo(ctx, "bench/big"); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, b.binary, "--repository", "bench/big", "--network", "none", "--tags", "big", "--context", dir)
+	cmd.Env = b.baseEnv
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ms-build on the big context: %v\n%s", err, tail(out))
+	}
+	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	peak := float64(ru.Maxrss) / 1024 // kB on Linux
+	verdict = "met"
+	if peak > 100 {
+		verdict = "MISSED"
+	}
+	fmt.Printf("  peak memory, whole run: %4.0f MB (target <= 100) %s\n", peak, verdict)
+	return nil
+}
+
+// bigContext writes a context of about size bytes: big assets, mid-size
+// files and many small sources, as a large repository has.
+func bigContext(dir string, size int64) (int64, int, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, 0, err
+	}
+	df := "FROM msb-example/runtime:1 AS build\nCOPY Dockerfile /Dockerfile\nFROM msb-example/runtime:1\nCOPY --from=build /Dockerfile /Dockerfile\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		return 0, 0, err
+	}
+	src := rand.NewChaCha8([32]byte{7})
+	rng := rand.New(src)
+	buf := make([]byte, 1<<20)
+	var total int64
+	files := 0
+	// A half in 8-32 MB files, a third in 64 KB-1 MB files, the rest in 1-16 KB files.
+	parts := []struct {
+		share    float64
+		min, max int64
+	}{{0.5, 8 << 20, 32 << 20}, {0.33, 64 << 10, 1 << 20}, {0.17, 1 << 10, 16 << 10}}
+	for pi, p := range parts {
+		budget := int64(p.share * float64(size))
+		for written := int64(0); written < budget; files++ {
+			n := p.min + rng.Int64N(p.max-p.min)
+			path := filepath.Join(dir, fmt.Sprintf("part%d", pi), fmt.Sprintf("d%03d", files%100), fmt.Sprintf("f%06d", files))
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return 0, 0, err
+			}
+			f, err := os.Create(path)
+			if err != nil {
+				return 0, 0, err
+			}
+			for left := n; left > 0; {
+				chunk := buf[:min(left, int64(len(buf)))]
+				src.Read(chunk)
+				if _, err := f.Write(chunk); err != nil {
+					f.Close()
+					return 0, 0, err
+				}
+				left -= int64(len(chunk))
+			}
+			if err := f.Close(); err != nil {
+				return 0, 0, err
+			}
+			written += n
+			total += n
+		}
+	}
+	return total, files, nil
+}
+
+var opensslLine = regexp.MustCompile(`(?m)^sha256\s.*\s([0-9.]+)k\s*$`)
+
+// opensslSHA256 is one core's SHA-256 speed in MB/s, as openssl measures it
+// on 16 KB blocks.
+func opensslSHA256(ctx context.Context) (float64, error) {
+	out, err := exec.CommandContext(ctx, "openssl", "speed", "-evp", "sha256", "-bytes", "16384", "-seconds", "3").Output()
+	if err != nil {
+		return 0, fmt.Errorf("running openssl speed: %w", err)
+	}
+	m := opensslLine.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("reading openssl speed's output: %s", out)
+	}
+	k, _ := strconv.ParseFloat(string(m[1]), 64)
+	return k * 1000 / 1e6, nil
+}
+
+func engineVersion(ctx context.Context, c *client.Client) string {
+	v, err := c.ServerVersion(ctx)
+	if err != nil {
+		return "?"
+	}
+	return v.Version + " (API " + v.APIVersion + ")"
+}
+
+func tail(b []byte) string {
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
