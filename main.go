@@ -52,6 +52,12 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, st
 	switch ci.Provider {
 	case action.GitHub:
 		rep = action.NewGitHub(stdout, getenv)
+	case action.GitLab:
+		dotenv := getenv("MSB_DOTENV")
+		if dotenv == "" {
+			dotenv = "ms-build.env"
+		}
+		rep = action.NewGitLab(stdout, dotenv, time.Now)
 	default:
 		rep = action.NewPlain(stdout, stderr)
 	}

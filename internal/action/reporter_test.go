@@ -139,3 +139,26 @@ func TestPlainReporter(t *testing.T) {
 	}
 	golden(t, "plain.stderr", stderr.String())
 }
+
+func TestGitLabReporter(t *testing.T) {
+	t.Parallel()
+	dotenv := filepath.Join(t.TempDir(), "ms-build.env")
+	var log bytes.Buffer
+	exercise(t, NewGitLab(&log, dotenv, func() time.Time { return time.Unix(1764000000, 0) }))
+	env, err := os.ReadFile(dotenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]string{"log": log.String(), "dotenv": string(env)} {
+		if strings.Contains(s, secret) {
+			t.Errorf("%s holds the secret:\n%s", name, s)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(env)), "\n") {
+		if !regexp.MustCompile(`^MSB_[A-Z_]+=[^\n]*$`).MatchString(line) {
+			t.Errorf("dotenv line %q is not NAME=value", line)
+		}
+	}
+	golden(t, "gitlab.log", strings.ReplaceAll(log.String(), dotenv, "DOTENV"))
+	golden(t, "gitlab.env", string(env))
+}
