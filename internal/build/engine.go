@@ -23,6 +23,7 @@ import (
 
 // Client is the part of the Docker Engine API client the build package uses.
 type Client interface {
+	DaemonHost() string
 	Ping(ctx context.Context) (types.Ping, error)
 	Info(ctx context.Context) (system.Info, error)
 	ImageBuild(ctx context.Context, buildContext io.Reader, options dockerbuild.ImageBuildOptions) (dockerbuild.ImageBuildResponse, error)
@@ -45,6 +46,17 @@ type Engine struct {
 
 // NewEngine returns an Engine over the given client.
 func NewEngine(c Client) *Engine { return &Engine{c: c} }
+
+// Check makes sure the engine answers, saying where it was looked for and
+// what to do when it does not.
+func (e *Engine) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := e.c.Ping(ctx); err != nil {
+		return fmt.Errorf("the Docker engine at %s does not answer: start it, or set DOCKER_HOST to its socket (%v)", e.c.DaemonHost(), err)
+	}
+	return nil
+}
 
 // Platform returns the engine's platform (os/arch), for cache keys.
 func (e *Engine) Platform(ctx context.Context) (string, error) {
@@ -112,7 +124,7 @@ func (e *Engine) Build(ctx context.Context, o Options, p Progress) (Image, error
 	// Closing the body alone leaves BuildKit running in the engine: cancel
 	// the build there too.
 	stop := context.AfterFunc(ctx, func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 		defer cancel()
 		_ = e.c.BuildCancel(cctx, id)
 		resp.Body.Close()
@@ -122,6 +134,10 @@ func (e *Engine) Build(ctx context.Context, o Options, p Progress) (Image, error
 	imageID, err := decodeBuild(resp.Body, p)
 	if ctx.Err() != nil {
 		return Image{}, fmt.Errorf("building: %w", context.Cause(ctx))
+	}
+	var se *StepError
+	if err != nil && !errors.As(err, &se) && e.Check(ctx) != nil {
+		return Image{}, fmt.Errorf("the Docker engine at %s went away during the build: nothing was pushed; check the engine and run again (%v)", e.c.DaemonHost(), err)
 	}
 	if err != nil {
 		return Image{}, err
