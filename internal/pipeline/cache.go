@@ -271,52 +271,57 @@ func (r *run) pullCache(ctx context.Context, tag string) (string, bool) {
 	return ref, true
 }
 
-// startExport stores the build stage as the dependency key's cache after a
-// miss, in the background from the moment it is built: its push overlaps the
-// runtime stage's build and push. Then it points the branch's cache tag at
-// it. It never fails the run: a cache that is not stored is a warning.
-func (r *run) startExport(ctx context.Context) {
-	if !r.in.Cache || r.reg == nil || r.buildImage.ID == "" {
-		return
-	}
+// background runs f beside the rest of the run; Run waits for it before it
+// reports, and cancels it when the run failed. One at a time.
+func (r *run) background(ctx context.Context, f func(ctx context.Context)) {
 	ctx, r.stopExport = context.WithCancel(ctx)
 	done := make(chan struct{})
 	r.exported = done
 	go func() {
 		defer close(done)
-		t := r.Now()
-		keyTag := cache.CacheTag(r.depKey)
-		if !r.out.CacheHit {
-			auth, err := r.freshAuth(ctx)
-			if err != nil {
-				r.warn("storing the build cache: %v", err)
-				return
-			}
-			ref := r.repoRef() + ":" + keyTag
-			if err := r.Engine.Tag(ctx, r.buildImage.ID, ref); err != nil {
-				r.warn("storing the build cache: %v", err)
-				return
-			}
-			defer func() { _ = r.Engine.Untag(context.WithoutCancel(ctx), ref) }()
-			if _, err := r.Engine.Push(ctx, ref, auth); err != nil {
-				if ctx.Err() == nil {
-					r.warn("storing the build cache: %v", err)
-				}
-				return
-			}
-			r.Report.Infof("Stored the build cache %s (%.1fs)", ref, r.Now().Sub(t).Seconds())
-		}
-		if r.CI.Branch == "" || r.repo.Immutable {
-			return
-		}
-		m, err := r.reg.Manifest(ctx, r.in.Repository, keyTag)
-		if err == nil {
-			err = r.reg.Put(ctx, r.in.Repository, cache.BranchCacheTag(r.CI.Branch), m)
-		}
-		if err != nil && ctx.Err() == nil {
-			r.warn("pointing the branch's build cache at %s: %v", keyTag, err)
-		}
+		f(ctx)
 	}()
+}
+
+// storeCache pushes the build stage as the dependency key's cache after a
+// miss, and points the branch's cache tag at it. It never fails the run: a
+// cache that is not stored is a warning.
+func (r *run) storeCache(ctx context.Context) {
+	t := r.Now()
+	ref := r.repoRef() + ":" + cache.CacheTag(r.depKey)
+	if err := r.Engine.Tag(ctx, r.buildImage.ID, ref); err != nil {
+		r.warn("storing the build cache: %v", err)
+		return
+	}
+	defer func() {
+		cctx, cancel := cleanup(ctx)
+		defer cancel()
+		_ = r.Engine.Untag(cctx, ref)
+	}()
+	if _, err := r.push(ctx, ref); err != nil {
+		if ctx.Err() == nil {
+			r.warn("storing the build cache: %v", err)
+		}
+		return
+	}
+	r.Report.Infof("Stored the build cache %s (%.1fs)", ref, r.Now().Sub(t).Seconds())
+	r.pointBranchCache(ctx)
+}
+
+// pointBranchCache points the branch's build cache tag at the dependency
+// key's cache.
+func (r *run) pointBranchCache(ctx context.Context) {
+	if r.CI.Branch == "" || r.repo.Immutable {
+		return
+	}
+	keyTag := cache.CacheTag(r.depKey)
+	m, err := r.reg.Manifest(ctx, r.in.Repository, keyTag)
+	if err == nil {
+		err = r.reg.Put(ctx, r.in.Repository, cache.BranchCacheTag(r.CI.Branch), m)
+	}
+	if err != nil && ctx.Err() == nil {
+		r.warn("pointing the branch's build cache at %s: %v", keyTag, err)
+	}
 }
 
 // record marks the pushed image with its skip key, and makes it the branch's

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +41,9 @@ func (p *Pipeline) Run(ctx context.Context, in *action.Inputs) (out action.Outpu
 	if err = r.plan(); err != nil {
 		return action.Outputs{}, err
 	}
+	if err = r.Engine.Check(ctx); err != nil {
+		return action.Outputs{}, err
+	}
 	if err = r.keys(ctx); err != nil {
 		return action.Outputs{}, err
 	}
@@ -62,12 +68,20 @@ func (p *Pipeline) Run(ctx context.Context, in *action.Inputs) (out action.Outpu
 		}
 		if in.Push {
 			if err = r.publish(ctx); err != nil {
+				if len(r.out.Tags) > 0 {
+					// Some tags were attached: the outputs say exactly which.
+					_ = p.Report.Outputs(r.out)
+				}
 				return r.out, err
 			}
 		}
 	}
 	if r.exported != nil {
 		<-r.exported
+		if r.buildStageSize > 0 {
+			r.out.BuildStageSizeBytes = r.buildStageSize
+			r.timings = append(r.timings, action.Timing{Name: "build stage " + r.buildStage.Ref() + " (beside the push)", Duration: r.buildStageTime})
+		}
 	}
 	r.timings = append(r.timings, action.Timing{Name: "total", Duration: p.Now().Sub(start)})
 	if err = p.Report.Outputs(r.out); err != nil {
@@ -109,8 +123,10 @@ type run struct {
 	runtimeCacheFrom []string // and for the runtime stage
 	buildImage       build.Image
 	image            build.Image
-	exported         <-chan struct{}    // closed when the build cache is stored
-	stopExport       context.CancelFunc // cancels storing it
+	exported         <-chan struct{}    // closed when the background work is done
+	stopExport       context.CancelFunc // cancels it
+	buildStageSize   int64              // set in the background, read after it is done
+	buildStageTime   time.Duration
 	out              action.Outputs
 	timings          []action.Timing
 }
@@ -133,6 +149,9 @@ func (r *run) close(failed bool) {
 // plan reads the context and the Dockerfile and settles the stages, before
 // anything is built or pushed.
 func (r *run) plan() error {
+	if err := r.checkPaths(); err != nil {
+		return err
+	}
 	bctx, err := build.OpenContext(r.in.Context, r.in.File)
 	if err != nil {
 		return err
@@ -194,11 +213,68 @@ func (r *run) plan() error {
 	return nil
 }
 
-func (r *run) dockerfilePath() string {
-	if r.in.File != "" {
-		return r.in.File
+// checkPaths makes sure the context and the Dockerfile exist and lie inside
+// the CI workspace (the checkout): a build must not read the runner's other
+// files.
+func (r *run) checkPaths() error {
+	paths := []struct{ input, path string }{{"context", r.in.Context}, {"file", r.in.File}}
+	for _, p := range paths {
+		if p.path == "" {
+			continue
+		}
+		fi, err := os.Stat(p.path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return &action.InputError{Input: p.input, Msg: fmt.Sprintf("%s does not exist: give a path relative to the workspace", p.path)}
+		case err != nil:
+			return &action.InputError{Input: p.input, Msg: fmt.Sprintf("%s cannot be read: %v", p.path, err)}
+		case p.input == "context" && !fi.IsDir():
+			return &action.InputError{Input: p.input, Msg: fmt.Sprintf("%s is not a directory: give the build context directory", p.path)}
+		case p.input == "file" && fi.IsDir():
+			return &action.InputError{Input: p.input, Msg: fmt.Sprintf("%s is a directory: give the Dockerfile's path", p.path)}
+		}
+		// A workspace that is not on this machine (gitlab-ci-local names the
+		// docker executor's /builds/... for shell jobs too) bounds nothing.
+		if ws := r.CI.Workspace; ws != "" && isDir(ws) && !within(ws, p.path) {
+			return &action.InputError{Input: p.input, Msg: fmt.Sprintf("%s is outside the workspace %s: give a path inside the checkout", p.path, ws)}
+		}
 	}
-	return strings.TrimSuffix(r.in.Context, "/") + "/Dockerfile"
+	return nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// within reports whether path, links resolved, lies inside dir.
+func within(dir, path string) bool {
+	resolve := func(p string) string {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		return p
+	}
+	rel, err := filepath.Rel(resolve(dir), resolve(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// dockerfilePath is the Dockerfile's path as annotations name it: relative
+// to the workspace, slash-separated.
+func (r *run) dockerfilePath() string {
+	p := r.in.File
+	if p == "" {
+		p = filepath.Join(r.in.Context, "Dockerfile")
+	}
+	if ws := r.CI.Workspace; ws != "" && filepath.IsAbs(p) {
+		if rel, err := filepath.Rel(ws, p); err == nil {
+			p = rel
+		}
+	}
+	return filepath.ToSlash(filepath.Clean(p))
 }
 
 func (r *run) buildStageName() string {
@@ -267,6 +343,60 @@ func (r *run) freshAuth(ctx context.Context) (build.Auth, error) {
 	return build.Auth{Host: r.auth.Host, Username: r.auth.Username, Password: r.auth.Password}, nil
 }
 
+// pushAttempts is how many times a push is tried when it fails on a fault
+// that may pass: the engine retries each layer itself, but not the manifest.
+const pushAttempts = 4
+
+// push pushes ref, logging in again when the registry says the token
+// expired and trying again after a transient fault (5xx, a reset
+// connection), with a growing pause.
+func (r *run) push(ctx context.Context, ref string) (build.Pushed, error) {
+	var err error
+	for attempt := 1; ; attempt++ {
+		var auth build.Auth
+		if auth, err = r.freshAuth(ctx); err != nil {
+			return build.Pushed{}, err
+		}
+		var p build.Pushed
+		if p, err = r.Engine.Push(ctx, ref, auth); err == nil {
+			return p, nil
+		}
+		if ctx.Err() != nil || attempt == pushAttempts {
+			break
+		}
+		switch msg := err.Error(); {
+		case strings.Contains(msg, "token has expired"):
+			r.authMu.Lock()
+			r.auth.ExpiresAt = r.Now() // the next freshAuth logs in
+			r.authMu.Unlock()
+		case !transient(msg):
+			return build.Pushed{}, err
+		}
+		r.Report.Infof("Push of %s failed (%v): trying again (%d of %d)", ref, err, attempt+1, pushAttempts)
+		select {
+		case <-time.After(time.Duration(1<<(attempt-1)) * time.Second):
+		case <-ctx.Done():
+			return build.Pushed{}, ctx.Err()
+		}
+	}
+	if ctx.Err() != nil {
+		return build.Pushed{}, err
+	}
+	return build.Pushed{}, fmt.Errorf("%w: the registry %s keeps failing; check its status and the network, then run again", err, r.auth.Host)
+}
+
+// transient tells an error worth another try: the registry or the network
+// failing, not a refusal.
+func transient(msg string) bool {
+	for _, s := range []string{" 500 ", " 502 ", " 503 ", " 504 ", "Internal Server Error", "Service Unavailable", "Bad Gateway", "Gateway Timeout",
+		"connection reset", "broken pipe", "EOF", "i/o timeout", "connection refused", "TLS handshake timeout"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *run) engineAuth() build.Auth {
 	r.authMu.Lock()
 	defer r.authMu.Unlock()
@@ -284,30 +414,38 @@ func (r *run) warn(format string, args ...any) {
 	r.Report.Annotate(action.Annotation{Level: action.Warning, Message: fmt.Sprintf(format, args...)})
 }
 
-// build builds the build stage as its own target (kept locally and sized:
-// this is where the cache attaches), then the runtime target.
+// build builds the runtime target and the build stage as its own target
+// (kept locally and sized: this is where the cache attaches). After a cache
+// miss the build stage goes first: its push, the long pole of the run, then
+// starts at once. Otherwise the runtime target goes first, and the build
+// stage (all cached by then: only its export is left) is built and sized
+// beside the runtime image's publication.
 func (r *run) build(ctx context.Context) error {
 	args := make(map[string]*string, len(r.buildArgs))
 	for k, v := range r.buildArgs {
 		args[k] = &v
 	}
 	opts := build.Options{Context: r.bctx, BuildArgs: args, Network: r.in.Network, InlineCache: r.in.Cache}
-
+	stage := opts
 	if r.buildStage != nil {
-		o := opts
-		o.Target = r.buildStage.Name
-		o.Tags = []string{localName(r.in.Repository, "build-stage")}
-		o.CacheFrom = r.buildCacheFrom
+		stage.Target = r.buildStage.Name
+		stage.Tags = []string{localName(r.in.Repository, "build-stage")}
+		stage.CacheFrom = r.buildCacheFrom
+	}
+	storeCache := r.buildStage != nil && r.in.Cache && r.reg != nil && !r.out.CacheHit
+
+	if storeCache {
 		img, err := r.timed("build stage "+r.buildStage.Ref(), func() (build.Image, error) {
 			r.Report.Infof("Building build stage %s", r.buildStage.Ref())
-			return r.Engine.Build(ctx, o, progress{r.Report})
+			return r.Engine.Build(ctx, stage, progress{r.Report})
 		})
 		if err != nil {
+			r.annotateStep(err)
 			return fmt.Errorf("building stage %s: %w", r.buildStage.Ref(), err)
 		}
 		r.buildImage = img
 		r.out.BuildStageSizeBytes = img.Size
-		r.startExport(ctx)
+		r.background(ctx, func(ctx context.Context) { r.storeCache(ctx) })
 	}
 
 	o := opts
@@ -320,13 +458,54 @@ func (r *run) build(ctx context.Context) error {
 		return r.Engine.Build(ctx, o, progress{r.Report})
 	})
 	if err != nil {
+		r.annotateStep(err)
 		return fmt.Errorf("building target %s: %w", r.target.Ref(), err)
 	}
 	r.image = img
 	r.out.ImageID = img.ID
 	r.out.UncompressedSizeBytes = img.Size
 	r.Report.Infof("Built %s (%s uncompressed)", img.ID, action.FormatSize(img.Size))
+
+	if r.buildStage != nil && !storeCache {
+		r.background(ctx, func(ctx context.Context) {
+			t := r.Now()
+			img, err := r.Engine.Build(ctx, stage, quiet{r.Report})
+			if err != nil {
+				if ctx.Err() == nil {
+					r.warn("sizing the build stage %s: %v", r.buildStage.Ref(), err)
+				}
+				return
+			}
+			r.buildImage = img
+			r.buildStageSize = img.Size
+			r.buildStageTime = r.Now().Sub(t)
+			if r.out.CacheHit {
+				r.pointBranchCache(ctx)
+			}
+		})
+	}
 	return nil
+}
+
+// cleanupTimeout bounds what a run does after it failed or was cancelled,
+// so that a cancelled run exits within seconds.
+const cleanupTimeout = 3 * time.Second
+
+// cleanup is the context for undoing what a run did: not cancelled with the
+// run's, but bounded.
+func cleanup(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+}
+
+// annotateStep points a failed step at its Dockerfile line.
+func (r *run) annotateStep(err error) {
+	var se *build.StepError
+	if !errors.As(err, &se) {
+		return
+	}
+	if line, ok := r.df.StepLine(se.Step); ok {
+		r.Report.Annotate(action.Annotation{Level: action.Error, Title: "Dockerfile", File: r.dockerfilePath(), Line: line, Message: fmt.Sprintf("%s failed: %s", se.Step, se.Msg)})
+	}
 }
 
 func (r *run) timed(name string, f func() (build.Image, error)) (build.Image, error) {
@@ -372,16 +551,16 @@ func (r *run) publish(ctx context.Context) error {
 	ref := r.repoRef() + ":" + staging
 
 	t := r.Now()
-	auth, err := r.freshAuth(ctx)
-	if err != nil {
-		return err
-	}
 	if err := r.Engine.Tag(ctx, r.image.ID, ref); err != nil {
 		return err
 	}
-	defer func() { _ = r.Engine.Untag(context.WithoutCancel(ctx), ref) }()
+	defer func() {
+		cctx, cancel := cleanup(ctx)
+		defer cancel()
+		_ = r.Engine.Untag(cctx, ref)
+	}()
 	r.Report.Infof("Pushing %s", ref)
-	pushed, err := r.Engine.Push(ctx, ref, auth)
+	pushed, err := r.push(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -390,7 +569,9 @@ func (r *run) publish(ctx context.Context) error {
 	// tag holds it). No lifecycle rule may expire it: on a released image it
 	// would expire the release tags too.
 	defer func() {
-		if err := r.reg.Untag(context.WithoutCancel(ctx), r.in.Repository, staging); err != nil {
+		cctx, cancel := cleanup(ctx)
+		defer cancel()
+		if err := r.reg.Untag(cctx, r.in.Repository, staging); err != nil {
 			r.warn("%v", err)
 		}
 	}()
@@ -461,6 +642,18 @@ func internal(s build.Step) bool {
 func (p progress) StepStarted(s build.Step) {
 	if !internal(s) {
 		p.rep.Infof("Running %s", s.Name)
+	}
+}
+
+// quiet shows only the steps that fail: for a build whose steps were all
+// shown already.
+type quiet struct{ rep action.Reporter }
+
+func (quiet) StepStarted(build.Step) {}
+
+func (q quiet) StepDone(s build.Step) {
+	if s.Err != "" {
+		progress(q).StepDone(s)
 	}
 }
 
