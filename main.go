@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/smithy-go"
 	"github.com/docker/docker/client"
 
 	"github.com/org/ms-build-action/internal/action"
@@ -33,9 +34,20 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// GitHub cancels a step with SIGINT, then SIGTERM; GitLab with SIGTERM.
+	// The first cancels the run (the build in the engine too); a second
+	// stops at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "ms-build: %v: cancelling\n", s)
+		cancel()
+		<-sigs
+		os.Exit(1)
+	}()
 	code := realMain(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
 	os.Exit(code)
 }
 
@@ -75,8 +87,23 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, st
 		rep.Annotate(action.Annotation{Level: action.Error, Message: "cancelled: " + err.Error()})
 		return 1
 	}
-	rep.Annotate(action.Annotation{Level: action.Error, Message: err.Error()})
+	rep.Annotate(action.Annotation{Level: action.Error, Message: err.Error() + hint(err)})
 	return 1
+}
+
+// hint adds what to do to the errors whose cause is known.
+func hint(err error) string {
+	msg := err.Error()
+	var oe *smithy.OperationError
+	switch {
+	case strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "get credentials"):
+		return " (no AWS credentials were found: use aws-actions/configure-aws-credentials with OIDC, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE; or try dry-run: true)"
+	case errors.As(err, &oe) && strings.Contains(msg, "exceeded maximum number of attempts"):
+		return fmt.Sprintf(" (ECR kept failing on %s after %d attempts: check AWS's service health and the network, then run again)", oe.Operation(), ecrAttempts)
+	case strings.Contains(msg, "AccessDenied"):
+		return " (the AWS credentials lack a permission: see the IAM permissions in the README)"
+	}
+	return ""
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, ci action.CI, rep action.Reporter, stdout, stderr io.Writer) error {
@@ -112,12 +139,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 		return fmt.Errorf("setting up the Docker client (DOCKER_HOST=%q): %w", getenv("DOCKER_HOST"), err)
 	}
 	defer dc.Close()
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	_, err = dc.Ping(pctx)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("the Docker engine at %s does not answer: start it, or set DOCKER_HOST to its socket (%v)", dc.DaemonHost(), err)
-	}
 
 	p := &pipeline.Pipeline{
 		Engine: build.NewEngine(dc),
@@ -126,22 +147,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 		Now:    time.Now,
 	}
 	if in.DryRun {
-		local, err := ecrlocal.Start(ctx, ecrlocal.Config{Region: in.Region})
-		if err != nil {
-			return fmt.Errorf("starting the dry-run registry: %w", err)
-		}
-		defer local.Close()
-		rep.Infof("Dry run: pushing to an embedded registry at %s (no AWS account used)", local.Registry)
+		// The embedded endpoint and registry start when the run connects:
+		// after the inputs, the Dockerfile and the engine are checked.
+		var local *ecrlocal.Local
+		defer func() {
+			if local != nil {
+				local.Close()
+			}
+		}()
 		p.Registry = func(ctx context.Context) (*ecr.Registry, error) {
+			var err error
+			if local, err = ecrlocal.Start(ctx, ecrlocal.Config{Region: in.Region}); err != nil {
+				return nil, fmt.Errorf("starting the dry-run registry: %w", err)
+			}
+			rep.Infof("Dry run: pushing to an embedded registry at %s (no AWS account used)", local.Registry)
 			cfg := aws.Config{
-				Region:      in.Region,
-				Credentials: credentials.NewStaticCredentialsProvider(local.AccessKeyID, local.SecretAccessKey, ""),
+				Region:           in.Region,
+				Credentials:      credentials.NewStaticCredentialsProvider(local.AccessKeyID, local.SecretAccessKey, ""),
+				RetryMaxAttempts: ecrAttempts,
 			}
 			return ecr.New(awsecr.NewFromConfig(cfg, func(o *awsecr.Options) { o.BaseEndpoint = aws.String(local.Endpoint) }), ""), nil
 		}
 	} else {
 		p.Registry = func(ctx context.Context) (*ecr.Registry, error) {
-			cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(in.Region), config.WithRetryMaxAttempts(5))
+			cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(in.Region), config.WithRetryMaxAttempts(ecrAttempts))
 			if err != nil {
 				return nil, fmt.Errorf("loading AWS configuration: %w", err)
 			}
@@ -151,6 +180,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 	_, err = p.Run(ctx, in)
 	return err
 }
+
+// ecrAttempts is how many times an ECR call is tried: throttling and server
+// errors are retried by the SDK with growing, jittered pauses (about 15 s in
+// all before it gives up).
+const ecrAttempts = 5
 
 func usage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprintf(w, `ms-build builds a multi-stage Dockerfile with BuildKit and pushes the runtime image to Amazon ECR.
