@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -39,6 +40,7 @@ type ECR struct {
 	Region          string
 	AccessKeyID     string
 	SecretAccessKey string
+	SessionToken    string // "" unless Options.SessionToken
 	// Client is the test's own SDK client for the endpoint.
 	Client *ecr.Client
 
@@ -50,6 +52,10 @@ type ECR struct {
 type Options struct {
 	// WrapEndpoint and WrapRegistry wrap the handlers (fault injection).
 	WrapEndpoint, WrapRegistry func(http.Handler) http.Handler
+	// TokenTTL is how long the registry passwords the endpoint issues last.
+	TokenTTL time.Duration
+	// SessionToken makes the credentials temporary ones, as from STS.
+	SessionToken bool
 }
 
 // StartECR starts an endpoint and its registry on loopback; both stop when
@@ -64,6 +70,10 @@ func StartECR(t testing.TB, backend Backend, opts ...Options) *ECR {
 		if x.WrapRegistry != nil {
 			o.WrapRegistry = x.WrapRegistry
 		}
+		if x.TokenTTL != 0 {
+			o.TokenTTL = x.TokenTTL
+		}
+		o.SessionToken = o.SessionToken || x.SessionToken
 	}
 	id := func(n int) string {
 		return strings.ToUpper(strings.TrimRight(base64.StdEncoding.EncodeToString(randBytes(t, n)), "="))
@@ -87,7 +97,10 @@ func StartECR(t testing.TB, backend Backend, opts ...Options) *ECR {
 		}
 		return h
 	}
-	cfg := ecrlocal.Config{AccessKeyID: e.AccessKeyID, SecretAccessKey: e.SecretAccessKey, Region: e.Region}
+	if o.SessionToken {
+		e.SessionToken = base64.StdEncoding.EncodeToString(randBytes(t, 96))
+	}
+	cfg := ecrlocal.Config{AccessKeyID: e.AccessKeyID, SecretAccessKey: e.SecretAccessKey, SessionToken: e.SessionToken, Region: e.Region, TokenTTL: o.TokenTTL}
 
 	switch backend {
 	case GGCR:
@@ -118,20 +131,24 @@ func StartECR(t testing.TB, backend Backend, opts ...Options) *ECR {
 	}
 	e.Client = ecr.NewFromConfig(aws.Config{
 		Region:      e.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(e.AccessKeyID, e.SecretAccessKey, ""),
+		Credentials: credentials.NewStaticCredentialsProvider(e.AccessKeyID, e.SecretAccessKey, e.SessionToken),
 	}, func(o *ecr.Options) { o.BaseEndpoint = aws.String(e.Endpoint) })
 	return e
 }
 
 // Env is the environment that points the AWS SDK at the endpoint.
 func (e *ECR) Env() []string {
-	return []string{
+	env := []string{
 		"AWS_ENDPOINT_URL_ECR=" + e.Endpoint,
 		"AWS_REGION=" + e.Region,
 		"AWS_ACCESS_KEY_ID=" + e.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + e.SecretAccessKey,
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
+	if e.SessionToken != "" {
+		env = append(env, "AWS_SESSION_TOKEN="+e.SessionToken)
+	}
+	return env
 }
 
 // Passwords returns every registry password the endpoint has issued.

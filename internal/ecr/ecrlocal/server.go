@@ -37,6 +37,9 @@ type Config struct {
 	// AccessKeyID and SecretAccessKey are the only credentials the endpoint accepts (SigV4).
 	AccessKeyID     string
 	SecretAccessKey string
+	// SessionToken, when set, makes them temporary credentials (as STS issues,
+	// for OIDC): requests must carry it as X-Amz-Security-Token, signed.
+	SessionToken string
 	// Region is the region requests must be signed for, and the region in repository ARNs.
 	Region string
 	// RegistryID is the 12-digit account id that owns the registry (DefaultRegistryID when empty).
@@ -65,6 +68,7 @@ type Config struct {
 type Server struct {
 	accessKeyID string
 	secretKey   string
+	session     string
 	region      string
 	registryID  string
 	registryURL string
@@ -113,6 +117,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		accessKeyID: cfg.AccessKeyID,
 		secretKey:   cfg.SecretAccessKey,
+		session:     cfg.SessionToken,
 		region:      cfg.Region,
 		registryID:  cfg.RegistryID,
 		registryURL: strings.TrimSuffix(cfg.RegistryURL, "/"),

@@ -75,7 +75,7 @@ func (s *Server) authenticate(r *http.Request, body []byte) error {
 			message: "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters with algorithm " + sigV4Algorithm}
 	}
 	if subtle.ConstantTimeCompare([]byte(h.accessKeyID), []byte(s.accessKeyID)) != 1 ||
-		r.Header.Get("X-Amz-Security-Token") != "" {
+		subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Amz-Security-Token")), []byte(s.session)) != 1 {
 		return &apiError{status: http.StatusForbidden, code: "UnrecognizedClientException",
 			message: "The security token included in the request is invalid."}
 	}
@@ -94,6 +94,9 @@ func (s *Server) authenticate(r *http.Request, body []byte) error {
 	}
 	if !signed["host"] || !signed["x-amz-date"] {
 		return invalid("'Host' and 'X-Amz-Date' must be signed headers in the AWS Authorization.")
+	}
+	if s.session != "" && !signed["x-amz-security-token"] {
+		return invalid("'X-Amz-Security-Token' must be a signed header when temporary credentials are used.")
 	}
 	amzDate := r.Header.Get("X-Amz-Date")
 	signingTime, err := time.Parse(amzDateFormat, amzDate)
