@@ -82,7 +82,7 @@ const sha = "4f2b9b6e0d4c3a2a1f8c7e6d5b4a39281706f5e4"
 
 // github runs the binary as a GitHub Actions step in dir, with the inputs as
 // the action passes them (INPUT_<NAME>) and the AWS SDK pointed at e.
-func github(t *testing.T, dir string, e *testenv.ECR, inputs map[string]string) result {
+func github(t *testing.T, dir string, e *testenv.ECR, inputs map[string]string, extra ...string) result {
 	t.Helper()
 	meta := t.TempDir()
 	event := filepath.Join(meta, "event.json")
@@ -108,7 +108,7 @@ func github(t *testing.T, dir string, e *testenv.ECR, inputs map[string]string) 
 	for k, v := range inputs {
 		env = append(env, "INPUT_"+strings.ToUpper(k)+"="+v)
 	}
-	r := runBinary(t, dir, env)
+	r := runBinary(t, dir, append(env, extra...))
 	r.outputs = parseOutputs(t, filepath.Join(meta, "output"))
 	if b, err := os.ReadFile(filepath.Join(meta, "summary")); err == nil {
 		r.summary = string(b)
@@ -556,5 +556,35 @@ func TestBadInputFailsBeforeBuild(t *testing.T) {
 	want := `::error::input max-image-size: "huge" is not a size: use a number with an optional unit B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB, e.g. 250MB` + "\n"
 	if r.stdout != want {
 		t.Errorf("stdout = %q, want only %q", r.stdout, want)
+	}
+}
+
+// TestCLI checks the command line a person types: --help lists every input
+// with its default, version prints the version, a bad command line exits 2
+// and a bad value 1.
+func TestCLI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	help := runBinary(t, dir, nil, "--help")
+	if help.code != 0 {
+		t.Errorf("--help: exit code %d, want 0", help.code)
+	}
+	for _, s := range []string{"-repository", "-cache-key-files", "-dry-run", "(default true)", "(default 14)", "Exit codes: 0 done, 1 failed, 2 usage."} {
+		if !strings.Contains(help.stderr, s) {
+			t.Errorf("--help lacks %q", s)
+		}
+	}
+	if v := runBinary(t, dir, nil, "version"); v.code != 0 || v.stdout != "ms-build dev\n" {
+		t.Errorf("version: exit %d, stdout %q", v.code, v.stdout)
+	}
+	for _, args := range [][]string{{"--no-such-flag"}, {"build"}, {"--repository"}} {
+		r := runBinary(t, dir, nil, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "Run 'ms-build --help'") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and a pointer to --help", args, r.code, r.stderr)
+		}
+	}
+	r := runBinary(t, dir, nil, "--dry-run=maybe")
+	if r.code != 1 || strings.TrimSpace(r.stderr) != `error: input dry-run: "maybe" is not a boolean: use true or false` {
+		t.Errorf("--dry-run=maybe: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

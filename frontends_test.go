@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"github.com/org/ms-build-action/internal/testenv"
+)
+
+// tool finds a front end's real runner on PATH. Without it the test is
+// skipped, unless the variable require is 1 (as .ci/run sets it), when it
+// fails.
+func tool(t *testing.T, name, require string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv(require) == "1" {
+			t.Fatalf("%s is not on PATH (%s=1)", name, require)
+		}
+		t.Skipf("%s is not on PATH: install it (see .ci/run) or set %s=1 to fail instead", name, require)
+	}
+	return p
+}
+
+// project makes a git checkout of the action with the fixture as app/,
+// whose origin names org/ms-build-action, as a user's repository would be.
+func project(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	tracked, err := exec.Command("git", "ls-files", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range strings.Fields(string(tracked)) {
+		if strings.HasPrefix(f, ".github/") || strings.HasPrefix(f, "testdata/") || strings.HasPrefix(f, "bench/") || f == ".gitlab-ci.yml" {
+			continue
+		}
+		copyFile(t, f, filepath.Join(dir, f))
+	}
+	if err := os.CopyFS(filepath.Join(dir, "app"), os.DirFS("testdata/twostage")); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		write(t, dir, name, content)
+	}
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"remote", "add", "origin", "https://gitlab.com/org/ms-build-action.git"},
+		{"add", "-A"},
+		{"-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "fixture"},
+	} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	return dir
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, fi.Mode().Perm()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// goEnv keeps the machine's Go caches for the tools' own go build, so an
+// offline run finds the modules.
+func goEnv(t *testing.T) []string {
+	t.Helper()
+	var env []string
+	for _, k := range []string{"GOMODCACHE", "GOCACHE", "GOPATH", "GOFLAGS", "GOTOOLCHAIN", "GOPROXY"} {
+		out, err := exec.Command("go", "env", k).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, k+"="+strings.TrimSpace(string(out)))
+	}
+	return env
+}
+
+const actWorkflow = `name: e2e
+on: workflow_dispatch
+jobs:
+  image:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - id: msb
+        uses: ./
+        with:
+          repository: acme/act
+          context: app
+          network: none
+          tags: |
+            act-1
+            act-stable
+          max-image-size: 50MB
+      - name: check the outputs
+        env:
+          DIGEST: ${{ steps.msb.outputs.digest }}
+          URI: ${{ steps.msb.outputs.image-uri }}
+          TAGS: ${{ steps.msb.outputs.tags }}
+          SIZE: ${{ steps.msb.outputs.image-size-bytes }}
+          SKIPPED: ${{ steps.msb.outputs.skipped }}
+          META: ${{ steps.msb.outputs.metadata }}
+        run: |
+          set -eu
+          case "$DIGEST" in sha256:*) ;; *) echo "bad digest $DIGEST"; exit 1 ;; esac
+          test "$URI" = "${URI%@*}@$DIGEST"
+          test "$(echo "$TAGS" | wc -l)" = 2
+          test "$SIZE" -gt 0
+          test "$SKIPPED" = false
+          echo "$META" | grep -q "\"digest\":\"$DIGEST\""
+          echo "checked digest=$DIGEST"
+`
+
+const actBadInputWorkflow = `name: bad-input
+on: workflow_dispatch
+jobs:
+  image:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: ./
+        with:
+          repository: acme/act
+          context: app
+          max-image-size: huge
+`
+
+// actEvent is one line of act's --json log.
+type actEvent struct {
+	Msg        string `json:"msg"`
+	JobResult  string `json:"jobResult"`
+	StepResult string `json:"stepResult"`
+	Stage      string `json:"stage"`
+	Step       string `json:"step"`
+}
+
+func runAct(t *testing.T, act, dir, workflow string, e *testenv.ECR) (events []actEvent, code int) {
+	t.Helper()
+	args := []string{"workflow_dispatch", "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
+		"--pull=false", "--action-offline-mode", "--no-cache-server", "--json"}
+	for _, kv := range e.Env() {
+		args = append(args, "--env", kv)
+	}
+	cmd := exec.Command(act, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append([]string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_CACHE_HOME=" + t.TempDir(),
+		"DOCKER_HOST=" + os.Getenv("DOCKER_HOST"),
+	}, goEnv(t)...), e.Env()...)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatalf("running act: %v", err)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var log strings.Builder
+	for sc.Scan() {
+		var ev actEvent
+		if json.Unmarshal(sc.Bytes(), &ev) == nil {
+			events = append(events, ev)
+			log.WriteString(ev.Msg + "\n")
+		}
+	}
+	t.Logf("act exited %d:\n%s", code, log.String())
+	return events, code
+}
+
+func jobResult(events []actEvent) string {
+	for _, ev := range events {
+		if ev.JobResult != "" {
+			return ev.JobResult
+		}
+	}
+	return ""
+}
+
+func logged(events []actEvent, s string) bool {
+	for _, ev := range events {
+		if strings.Contains(ev.Msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAct runs the action with real act on the host, as a workflow uses it
+// (uses: ./), against the engine, the registry and the ECR endpoint: a
+// later step asserts the outputs, and the job succeeds. A second workflow
+// gives a bad input: the job fails with the input's message.
+func TestAct(t *testing.T) {
+	act := tool(t, "act", "MSB_REQUIRE_ACT")
+	docker := testenv.Docker(t)
+	testenv.BaseImages(t, docker)
+	e := testenv.StartECR(t, testenv.GGCR)
+	dir := project(t, map[string]string{
+		".github/workflows/e2e.yml":       actWorkflow,
+		".github/workflows/bad-input.yml": actBadInputWorkflow,
+	})
+
+	events, code := runAct(t, act, dir, ".github/workflows/e2e.yml", e)
+	if code != 0 || jobResult(events) != "success" {
+		t.Fatalf("act: exit code %d, job result %q; want 0 and success", code, jobResult(events))
+	}
+	d, err := e.Client.DescribeImages(t.Context(), &awsecr.DescribeImagesInput{RepositoryName: aws.String("acme/act"), ImageIds: []types.ImageIdentifier{{ImageTag: aws.String("act-stable")}}})
+	if err != nil {
+		t.Fatalf("the registry has no act-stable: %v", err)
+	}
+	digest := aws.ToString(d.ImageDetails[0].ImageDigest)
+	if !logged(events, "checked digest="+digest) {
+		t.Errorf("the later step did not see the digest the registry has, %s", digest)
+	}
+
+	events, code = runAct(t, act, dir, ".github/workflows/bad-input.yml", e)
+	if code == 0 || jobResult(events) != "failure" {
+		t.Errorf("bad input: exit code %d, job result %q; want non-zero and failure", code, jobResult(events))
+	}
+	if !logged(events, `input max-image-size: "huge" is not a size`) {
+		t.Error("bad input: the job's log lacks the input's message")
+	}
+}
+
+const gitlabPipeline = `stages: [build, verify]
+include:
+  - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/ms-build@$CI_COMMIT_SHA
+    inputs:
+      repository: acme/gitlab
+      context: app
+      network: none
+      tags: gl-1, gl-stable
+      docker-host: DOCKER_HOST_VALUE
+      services: []
+verify:
+  stage: verify
+  needs: [ms-build]
+  script:
+    - echo "digest=$MSB_DIGEST"
+    - echo "tags=$MSB_TAGS"
+    - test "$MSB_IMAGE_URI" = "${MSB_IMAGE_URI%@*}@$MSB_DIGEST"
+    - test "$MSB_SKIPPED" = false
+    - test "$MSB_IMAGE_SIZE_BYTES" -gt 0
+    - echo "verified"
+`
+
+// TestGitLabComponent runs a pipeline that includes the component with real
+// gitlab-ci-local (shell executor, offline) and checks, in a later job, the
+// outputs the component published through its dotenv report.
+func TestGitLabComponent(t *testing.T) {
+	glci := tool(t, "gitlab-ci-local", "MSB_REQUIRE_GITLAB_CI_LOCAL")
+	docker := testenv.Docker(t)
+	testenv.BaseImages(t, docker)
+	e := testenv.StartECR(t, testenv.GGCR)
+	dir := project(t, map[string]string{
+		".gitlab-ci.yml": strings.ReplaceAll(gitlabPipeline, "DOCKER_HOST_VALUE", os.Getenv("DOCKER_HOST")),
+	})
+	args := []string{"--force-shell-executor", "--no-color"}
+	for _, kv := range e.Env() {
+		args = append(args, "--variable", kv)
+	}
+	cmd := exec.Command(glci, args...)
+	cmd.Dir = dir
+	// The job runs ms-build from PATH, as the component's image has it.
+	cmd.Env = []string{"PATH=" + filepath.Dir(binary) + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	out, err := cmd.CombinedOutput()
+	t.Logf("gitlab-ci-local:\n%s", out)
+	if err != nil {
+		t.Fatalf("gitlab-ci-local: %v", err)
+	}
+	d, err := e.Client.DescribeImages(t.Context(), &awsecr.DescribeImagesInput{RepositoryName: aws.String("acme/gitlab"), ImageIds: []types.ImageIdentifier{{ImageTag: aws.String("gl-stable")}}})
+	if err != nil {
+		t.Fatalf("the registry has no gl-stable: %v", err)
+	}
+	digest := aws.ToString(d.ImageDetails[0].ImageDigest)
+	for _, want := range []string{"digest=" + digest, "tags=" + e.Registry + "/acme/gitlab:gl-1," + e.Registry + "/acme/gitlab:gl-stable", "verified"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the verify job did not print %q", want)
+		}
+	}
+}
