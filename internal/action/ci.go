@@ -88,7 +88,9 @@ func DetectCI(h Host) CI {
 			}
 		}
 		return c
-	case getenv("GITLAB_CI") == "true":
+	// GitLab sets GITLAB_CI=true; gitlab-ci-local sets it to "false" but
+	// runs the job as GitLab would, dotenv reports included.
+	case getenv("GITLAB_CI") == "true" || (getenv("GITLAB_CI") != "" && getenv("CI_JOB_NAME") != ""):
 		return CI{
 			Provider:      GitLab,
 			SHA:           getenv("CI_COMMIT_SHA"),
