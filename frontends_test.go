@@ -2,13 +2,20 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -309,4 +316,68 @@ func TestGitLabComponent(t *testing.T) {
 			t.Errorf("the verify job did not print %q", want)
 		}
 	}
+}
+
+// TestActionBinary runs action.yml's first step the way GitHub does for a
+// released ref: it downloads the release's binary and checks it against the
+// release's checksums.txt, refusing one that does not match; for a ref with
+// no release it builds from source.
+func TestActionBinary(t *testing.T) {
+	t.Parallel()
+	bin, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(bin)
+	asset := "ms-build_linux_" + runtime.GOARCH
+	checksums := hex.EncodeToString(sum[:]) + "  " + asset + "\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/org/ms-build-action/releases/download/v1.2.3/" + asset, "/org/ms-build-action/releases/download/v9.9.9/" + asset:
+			w.Write(bin)
+		case "/org/ms-build-action/releases/download/v1.2.3/checksums.txt":
+			io.WriteString(w, checksums)
+		case "/org/ms-build-action/releases/download/v9.9.9/checksums.txt":
+			io.WriteString(w, strings.Repeat("0", 64)+"  "+asset+"\n")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	run := func(ref string) (string, string, error, time.Duration) {
+		dir := t.TempDir()
+		out := filepath.Join(dir, "output")
+		cmd := exec.Command("scripts/action-binary")
+		cmd.Env = append(goEnv(t), "PATH="+os.Getenv("PATH"), "HOME="+dir, "RUNNER_TEMP="+dir, "GITHUB_OUTPUT="+out,
+			"MSB_ACTION_REF="+ref, "MSB_ACTION_REPOSITORY=org/ms-build-action", "MSB_RELEASE_URL="+srv.URL)
+		start := time.Now()
+		log, err := cmd.CombinedOutput()
+		took := time.Since(start)
+		b, _ := os.ReadFile(out)
+		return strings.TrimSpace(string(b)), string(log), err, took
+	}
+
+	got, log, err, took := run("v1.2.3")
+	if err != nil {
+		t.Fatalf("released ref: %v\n%s", err, log)
+	}
+	path := strings.TrimPrefix(got, "path=")
+	if v, err := exec.Command(path, "version").Output(); err != nil || !strings.HasPrefix(string(v), "ms-build ") {
+		t.Errorf("the downloaded binary does not run: %v %q", err, v)
+	}
+	t.Logf("released ref: binary ready in %v (download from loopback and checksum)", took)
+
+	_, log, err, _ = run("v9.9.9")
+	if err == nil || !strings.Contains(log, "does not match its checksums.txt") {
+		t.Errorf("a binary that does not match its checksum was accepted: %v\n%s", err, log)
+	}
+
+	got, log, err, took = run("main")
+	if err != nil || !strings.Contains(log, "Building ms-build from source") {
+		t.Fatalf("branch ref: %v\n%s", err, log)
+	}
+	if v, err := exec.Command(strings.TrimPrefix(got, "path="), "version").Output(); err != nil || !strings.HasPrefix(string(v), "ms-build ") {
+		t.Errorf("the binary built from source does not run: %v %q", err, v)
+	}
+	t.Logf("branch ref: built from source in %v (with this machine's Go build cache)", took)
 }

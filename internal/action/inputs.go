@@ -19,7 +19,7 @@ type Spec struct {
 
 // Specs lists every input, in the order help and documentation show them.
 var Specs = []Spec{
-	{"repository", "", "ECR repository name, e.g. team/app (required unless dry-run)"},
+	{"repository", "", "ECR repository name, e.g. team/app (required unless dry-run or push: false)"},
 	{"aws-region", "", "AWS region of the registry (default: AWS_REGION, else AWS_DEFAULT_REGION)"},
 	{"registry-id", "", "AWS account id that owns the registry (default: the caller's account)"},
 	{"context", ".", "build context directory; its .dockerignore is honoured"},
@@ -126,9 +126,12 @@ func Parse(raw map[string]string, env Environment) (*Inputs, error) {
 	}
 
 	in.Repository = get("repository")
+	local := in.DryRun || !in.Push // no AWS account is used
 	switch {
 	case in.Repository == "" && in.DryRun:
 		in.Repository = "ms-build/dry-run"
+	case in.Repository == "" && !in.Push:
+		in.Repository = "ms-build/local"
 	case in.Repository == "":
 		return nil, inputErr("repository", "required: give the ECR repository name, e.g. team/app (or set dry-run: true to build without AWS)")
 	case strings.Contains(in.Repository, ".amazonaws.com") || strings.Contains(in.Repository, ":"):
@@ -145,7 +148,7 @@ func Parse(raw map[string]string, env Environment) (*Inputs, error) {
 		in.Region = strings.TrimSpace(getenv("AWS_DEFAULT_REGION"))
 	}
 	switch {
-	case in.Region == "" && in.DryRun:
+	case in.Region == "" && local:
 		in.Region = "us-east-1"
 	case in.Region == "":
 		return nil, inputErr("aws-region", "required: set aws-region (or AWS_REGION), e.g. eu-west-1")

@@ -467,11 +467,16 @@ func (r *run) build(ctx context.Context) error {
 	r.Report.Infof("Built %s (%s uncompressed)", img.ID, action.FormatSize(img.Size))
 
 	if r.buildStage != nil && !storeCache {
+		// Its steps are all cached now: only its export is left, which runs
+		// beside the runtime image's push.
 		r.background(ctx, func(ctx context.Context) {
 			t := r.Now()
-			img, err := r.Engine.Build(ctx, stage, quiet{r.Report})
+			img, err := r.Engine.Build(ctx, stage, quiet{nil})
+			var se *build.StepError
 			if err != nil {
-				if ctx.Err() == nil {
+				// A failing step fails the runtime stage's build too, which
+				// reports it.
+				if ctx.Err() == nil && !errors.As(err, &se) {
 					r.warn("sizing the build stage %s: %v", r.buildStage.Ref(), err)
 				}
 				return
@@ -645,17 +650,11 @@ func (p progress) StepStarted(s build.Step) {
 	}
 }
 
-// quiet shows only the steps that fail: for a build whose steps were all
-// shown already.
+// quiet shows nothing: for a build whose steps another build shows.
 type quiet struct{ rep action.Reporter }
 
 func (quiet) StepStarted(build.Step) {}
-
-func (q quiet) StepDone(s build.Step) {
-	if s.Err != "" {
-		progress(q).StepDone(s)
-	}
-}
+func (quiet) StepDone(build.Step)    {}
 
 func (p progress) StepDone(s build.Step) {
 	switch {
