@@ -223,6 +223,27 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// startLongBuild starts a run whose build stage has a long step (marker is
+// its command, e.g. "sleep 611") and returns once the step runs.
+func startLongBuild(t *testing.T, e *testenv.ECR, marker string, env ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	dir := workspace(t, "twostage")
+	write(t, dir, "Dockerfile", "FROM msb-test/sdk:1 AS build\nWORKDIR /src\nCOPY . .\nRUN echo long step && "+marker+"\nFROM msb-test/busybox:1\nCOPY --from=build /src /src\n")
+	base, _ := githubEnv(t, dir, e, map[string]string{"repository": "acme/app", "network": "none", "tags": "v1"})
+	cmd := exec.Command(binary)
+	cmd.Dir, cmd.Env = dir, append(base, env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, stdout, out, regexp.QuoteMeta("Running [build 4/4] RUN echo long step"))
+	return cmd, out
+}
+
 // running reports whether a process whose command line contains s runs.
 func running(s string) bool {
 	out, _ := exec.Command("pgrep", "-f", s).Output()
@@ -238,18 +259,8 @@ func TestCancel(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			e := testenv.StartECR(t, testenv.GGCR)
-			dir := workspace(t, "twostage")
 			marker := fmt.Sprintf("sleep %d", 600+int(sig))
-			write(t, dir, "Dockerfile", "FROM msb-test/sdk:1 AS build\nWORKDIR /src\nCOPY . .\nRUN echo long step && "+marker+"\nFROM msb-test/busybox:1\nCOPY --from=build /src /src\n")
-			env, _ := githubEnv(t, dir, e, map[string]string{"repository": "acme/app", "network": "none", "tags": "v1"})
-			cmd := exec.Command(binary)
-			cmd.Dir, cmd.Env = dir, env
-			stdout, _ := cmd.StdoutPipe()
-			var out syncBuffer
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, stdout, &out, regexp.QuoteMeta("Running [build 4/4] RUN echo long step"))
+			cmd, out := startLongBuild(t, e, marker)
 			// The step's process runs in the engine.
 			deadline := time.Now().Add(30 * time.Second)
 			for !running(marker) && time.Now().Before(deadline) {
@@ -447,18 +458,7 @@ func TestEngineGoesAway(t *testing.T) {
 	testenv.BaseImages(t, docker)
 	e := testenv.StartECR(t, testenv.GGCR)
 	proxy := testenv.NewEngineProxy(t)
-	dir := workspace(t, "twostage")
-	write(t, dir, "Dockerfile", "FROM msb-test/sdk:1 AS build\nWORKDIR /src\nCOPY . .\nRUN echo long step && sleep 677\nFROM msb-test/busybox:1\nCOPY --from=build /src /src\n")
-	env, _ := githubEnv(t, dir, e, map[string]string{"repository": "acme/app", "network": "none", "tags": "v1"})
-	env = append(env, "DOCKER_HOST="+proxy.Host)
-	cmd := exec.Command(binary)
-	cmd.Dir, cmd.Env = dir, env
-	stdout, _ := cmd.StdoutPipe()
-	var out syncBuffer
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, stdout, &out, regexp.QuoteMeta("Running [build 4/4] RUN echo long step"))
+	cmd, out := startLongBuild(t, e, "sleep 677", "DOCKER_HOST="+proxy.Host)
 	proxy.Cut()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

@@ -85,20 +85,10 @@ func (r *GitLabReporter) Outputs(o Outputs) error {
 
 // Summary prints the summary in a section of its own.
 func (r *GitLabReporter) Summary(s Summary) error {
-	var b strings.Builder
-	for _, kv := range s.Pairs() {
-		if kv.Name == "metadata" || kv.Value == "" {
-			continue
-		}
-		fmt.Fprintf(&b, "%-24s %s\n", kv.Name+":", strings.ReplaceAll(kv.Value, "\n", " "))
-	}
-	for _, t := range s.Timings {
-		fmt.Fprintf(&b, "%-24s %.1fs\n", "time, "+t.Name+":", t.Duration.Seconds())
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	name := "msb_summary"
-	fmt.Fprintf(r.w, "\x1b[0Ksection_start:%d:%s\r\x1b[0Kms-build summary\n%s", r.now().Unix(), name, r.m.redact(b.String()))
+	fmt.Fprintf(r.w, "\x1b[0Ksection_start:%d:%s\r\x1b[0Kms-build summary\n%s", r.now().Unix(), name, r.m.redact(s.Text(true)))
 	fmt.Fprintf(r.w, "\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", r.now().Unix(), name)
 	return nil
 }

@@ -137,3 +137,21 @@ func (s Summary) Markdown() string {
 }
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// Text renders the summary as aligned name: value lines, for a terminal or a
+// job log; with timings when withTimings is set.
+func (s Summary) Text(withTimings bool) string {
+	var b strings.Builder
+	for _, kv := range s.Pairs() {
+		if kv.Name == "metadata" || kv.Value == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "%-24s %s\n", kv.Name+":", strings.ReplaceAll(kv.Value, "\n", " "))
+	}
+	if withTimings {
+		for _, t := range s.Timings {
+			fmt.Fprintf(&b, "%-24s %.1fs\n", "time, "+t.Name+":", t.Duration.Seconds())
+		}
+	}
+	return b.String()
+}

@@ -170,14 +170,7 @@ func (p *Plain) Outputs(o Outputs) error {
 func (p *Plain) Summary(s Summary) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var b strings.Builder
-	for _, kv := range s.Pairs() {
-		if kv.Name == "metadata" || kv.Value == "" {
-			continue
-		}
-		fmt.Fprintf(&b, "%-24s %s\n", kv.Name+":", strings.ReplaceAll(kv.Value, "\n", " "))
-	}
-	_, err := io.WriteString(p.stderr, b.String())
+	_, err := io.WriteString(p.stderr, s.Text(false))
 	return err
 }
 

@@ -281,25 +281,15 @@ func decodePush(r io.Reader) (Pushed, error) {
 // decodeStatus reads a pull or push stream to its end, returning the
 // messages that carry a digest or aux, or the first error in it.
 func decodeStatus(r io.Reader) ([]jsonmessage.JSONMessage, error) {
-	dec := json.NewDecoder(r)
 	var keep []jsonmessage.JSONMessage
-	var first error
-	for {
-		var m jsonmessage.JSONMessage
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, fmt.Errorf("reading the engine's stream: %w", err)
+	streamErr, err := readStream(r, func(m *jsonmessage.JSONMessage) error {
+		if m.Aux != nil || pushDone.MatchString(m.Status) {
+			keep = append(keep, *m)
 		}
-		switch {
-		case m.Error != nil && first == nil:
-			first = errors.New(m.Error.Message)
-		case m.ErrorMessage != "" && first == nil:
-			first = errors.New(m.ErrorMessage)
-		case m.Aux != nil || pushDone.MatchString(m.Status):
-			keep = append(keep, m)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return keep, first
+	return keep, streamErr
 }

@@ -68,19 +68,19 @@ type decoder struct {
 	failed   *stepState
 }
 
-// decodeBuild reads the stream to its end. It returns the image id, or the
-// build's error, naming the failing step when the trace names one.
-func decodeBuild(r io.Reader, p Progress) (string, error) {
-	d := &decoder{progress: p, steps: map[string]*stepState{}}
+// readStream reads an engine's JSON message stream to its end, calling f
+// for each message that is not an error, and returns the first error the
+// stream carries (errorDetail), if any: the engine reports failures in the
+// stream, not in the HTTP status.
+func readStream(r io.Reader, f func(m *jsonmessage.JSONMessage) error) (streamErr, err error) {
 	dec := json.NewDecoder(r)
-	var streamErr error
 	for {
 		var m jsonmessage.JSONMessage
 		if err := dec.Decode(&m); err != nil {
 			if errors.Is(err, io.EOF) {
-				break
+				return streamErr, nil
 			}
-			return "", fmt.Errorf("reading the engine's build stream: %w", err)
+			return streamErr, fmt.Errorf("reading the engine's stream: %w", err)
 		}
 		if m.Error != nil || m.ErrorMessage != "" {
 			msg := m.ErrorMessage
@@ -92,20 +92,33 @@ func decodeBuild(r io.Reader, p Progress) (string, error) {
 			}
 			continue
 		}
+		if err := f(&m); err != nil {
+			return streamErr, err
+		}
+	}
+}
+
+// decodeBuild reads the stream to its end. It returns the image id, or the
+// build's error, naming the failing step when the trace names one.
+func decodeBuild(r io.Reader, p Progress) (string, error) {
+	d := &decoder{progress: p, steps: map[string]*stepState{}}
+	streamErr, err := readStream(r, func(m *jsonmessage.JSONMessage) error {
 		if m.Aux == nil {
-			continue
+			return nil
 		}
 		switch m.ID {
 		case "moby.buildkit.trace":
-			if err := d.trace(*m.Aux); err != nil {
-				return "", err
-			}
+			return d.trace(*m.Aux)
 		case "moby.image.id":
 			var aux struct{ ID string }
 			if err := json.Unmarshal(*m.Aux, &aux); err == nil {
 				d.imageID = aux.ID
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
 	d.flush()
 	if streamErr != nil {
