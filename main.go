@@ -140,8 +140,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 	}
 	defer dc.Close()
 
+	var engineOpts []build.EngineOption
+	if getenv("MSB_CONTEXT") == "tar" {
+		engineOpts = append(engineOpts, build.WithTarContext())
+	}
 	p := &pipeline.Pipeline{
-		Engine: build.NewEngine(dc),
+		Engine: build.NewEngine(dc, engineOpts...),
 		Report: rep,
 		CI:     ci,
 		Now:    time.Now,

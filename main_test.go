@@ -517,7 +517,31 @@ func TestMissingRepositoryWithoutCreate(t *testing.T) {
 func TestDryRun(t *testing.T) {
 	docker := testenv.Docker(t)
 	testenv.BaseImages(t, docker)
-	r := runBinary(t, workspace(t, "twostage"), nil, "--dry-run", "--network", "none", "--tags", "demo")
+	for _, transfer := range []string{"session", "tar"} {
+		t.Run(transfer, func(t *testing.T) { testDryRun(t, transfer) })
+	}
+}
+
+// testDryRun runs a dry run with the context sent over a session (the
+// default) or as a tar body (MSB_CONTEXT=tar).
+func testDryRun(t *testing.T, transfer string) {
+	dir := workspace(t, "twostage")
+	// A file the .dockerignore excludes, and a link out of the context:
+	// neither may reach the image, whichever way the context goes.
+	write(t, dir, "Dockerfile", "FROM msb-test/sdk:1 AS build\nWORKDIR /src\nCOPY . .\nRUN ls -la /src && compile /out\nFROM msb-test/busybox:1\nCOPY --from=build /out/ /app/\nENTRYPOINT [\"/app/app\"]\n")
+	if err := os.Symlink("/etc/hostname", filepath.Join(dir, "outside")); err != nil {
+		t.Fatal(err)
+	}
+	r := runBinary(t, dir, []string{"MSB_CONTEXT=" + transfer}, "--dry-run", "--network", "none", "--tags", "demo")
+	if strings.Contains(r.logs(), "notes.md") {
+		t.Error("an ignored file reached the build")
+	}
+	if !strings.Contains(r.stderr, "outside -> /etc/hostname") {
+		t.Error("the link out of the context did not reach the build as a link")
+	}
+	if strings.Contains(r.stderr, "did not take a BuildKit session") {
+		t.Error("the context did not go over a session")
+	}
 	if r.code != 0 {
 		t.Fatalf("exit code %d, want 0", r.code)
 	}

@@ -33,6 +33,7 @@ type Context struct {
 	dir        string // absolute, symbolic links resolved
 	dockerfile []byte
 	dfName     string // slash-separated path of the Dockerfile inside the tar
+	dfPath     string // the Dockerfile's absolute path
 	dfOutside  bool   // the Dockerfile is not in dir: Tar adds it as dfName
 	dfModTime  time.Time
 	ignoreFile string   // the ignore file read, "" when there is none
@@ -119,6 +120,7 @@ func OpenContext(dir, dockerfile string) (*Context, error) {
 	if !dfInfo.Mode().IsRegular() {
 		return nil, fmt.Errorf("opening Dockerfile: %s is not a regular file", dfPath)
 	}
+	c.dfPath = dfPath
 	if c.dockerfile, err = os.ReadFile(dfPath); err != nil {
 		return nil, fmt.Errorf("reading Dockerfile: %w", err)
 	}

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types"
@@ -23,6 +25,7 @@ import (
 
 // Client is the part of the Docker Engine API client the build package uses.
 type Client interface {
+	DialHijack(ctx context.Context, url, proto string, meta map[string][]string) (net.Conn, error)
 	DaemonHost() string
 	Ping(ctx context.Context) (types.Ping, error)
 	Info(ctx context.Context) (system.Info, error)
@@ -42,10 +45,42 @@ var _ Client = (*client.Client)(nil)
 // BuildKit.
 type Engine struct {
 	c Client
+
+	mu        sync.Mutex
+	tarOnly   bool  // send contexts as tar bodies, never over a session
+	noSession error // why a session could not be had, once it could not
 }
 
+// EngineOption changes an Engine.
+type EngineOption func(*Engine)
+
+// WithTarContext sends build contexts as tar bodies instead of over a
+// BuildKit session (for engines behind a proxy that refuses the session's
+// upgrade).
+func WithTarContext() EngineOption { return func(e *Engine) { e.tarOnly = true } }
+
 // NewEngine returns an Engine over the given client.
-func NewEngine(c Client) *Engine { return &Engine{c: c} }
+func NewEngine(c Client, opts ...EngineOption) *Engine {
+	e := &Engine{c: c}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// ContextTransfer says how build contexts reach the engine: "session" or
+// "tar" (and why, when a session could not be had).
+func (e *Engine) ContextTransfer() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.tarOnly:
+		return "tar"
+	case e.noSession != nil:
+		return "tar (" + e.noSession.Error() + ")"
+	}
+	return "session"
+}
 
 // Check makes sure the engine answers, saying where it was looked for and
 // what to do when it does not.
@@ -88,12 +123,6 @@ type Image struct {
 // Build runs one BuildKit build and reads its stream to the end. The build is
 // cancelled in the engine when ctx is.
 func (e *Engine) Build(ctx context.Context, o Options, p Progress) (Image, error) {
-	tar, err := o.Context.Tar()
-	if err != nil {
-		return Image{}, fmt.Errorf("packing the build context: %w", err)
-	}
-	defer tar.Close()
-
 	args := make(map[string]*string, len(o.BuildArgs)+1)
 	for k, v := range o.BuildArgs {
 		args[k] = v
@@ -103,7 +132,7 @@ func (e *Engine) Build(ctx context.Context, o Options, p Progress) (Image, error
 		args["BUILDKIT_INLINE_CACHE"] = &one
 	}
 	id := "msb-" + rand.Text()
-	resp, err := e.c.ImageBuild(ctx, tar, dockerbuild.ImageBuildOptions{
+	bo := dockerbuild.ImageBuildOptions{
 		Version:     dockerbuild.BuilderBuildKit,
 		BuildID:     id,
 		Dockerfile:  o.Context.DockerfileName(),
@@ -114,8 +143,20 @@ func (e *Engine) Build(ctx context.Context, o Options, p Progress) (Image, error
 		NetworkMode: o.Network,
 		CacheFrom:   o.CacheFrom,
 		Remove:      true,
-		ForceRemove: true,
-	})
+	}
+	var body io.Reader
+	if sess := e.session(ctx, o.Context); sess != nil {
+		defer sess.Close()
+		bo.SessionID, bo.RemoteContext, bo.Dockerfile = sess.s.ID(), "client-session", sess.dockerfile
+	} else {
+		tar, err := o.Context.Tar()
+		if err != nil {
+			return Image{}, fmt.Errorf("packing the build context: %w", err)
+		}
+		defer tar.Close()
+		body = tar
+	}
+	resp, err := e.c.ImageBuild(ctx, body, bo)
 	if err != nil {
 		return Image{}, fmt.Errorf("starting the build: %w", err)
 	}
@@ -143,6 +184,28 @@ func (e *Engine) Build(ctx context.Context, o Options, p Progress) (Image, error
 		return Image{}, err
 	}
 	return e.Inspect(ctx, imageID)
+}
+
+// session opens a session for the context, or returns nil when contexts go
+// as tar bodies: by choice, or since a session could not be had (remembered,
+// so that later builds do not wait for it again).
+func (e *Engine) session(ctx context.Context, c *Context) *contextSession {
+	e.mu.Lock()
+	skip := e.tarOnly || e.noSession != nil
+	e.mu.Unlock()
+	if skip {
+		return nil
+	}
+	sess, err := e.startSession(ctx, c)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.mu.Lock()
+			e.noSession = err
+			e.mu.Unlock()
+		}
+		return nil
+	}
+	return sess
 }
 
 // Inspect returns an image's id and size.

@@ -465,6 +465,10 @@ func (r *run) build(ctx context.Context) error {
 	r.out.ImageID = img.ID
 	r.out.UncompressedSizeBytes = img.Size
 	r.Report.Infof("Built %s (%s uncompressed)", img.ID, action.FormatSize(img.Size))
+	if t := r.Engine.ContextTransfer(); strings.HasPrefix(t, "tar (") {
+		r.Report.Annotate(action.Annotation{Level: action.Notice, Title: "build context",
+			Message: "the engine did not take a BuildKit session, so the whole context was sent as a tar, as every build will be: " + strings.TrimPrefix(t, "tar ") + ". Set MSB_CONTEXT=tar to skip the attempt."})
+	}
 
 	if r.buildStage != nil && !storeCache {
 		// Its steps are all cached now: only its export is left, which runs
