@@ -316,6 +316,25 @@ func TestGitLabComponent(t *testing.T) {
 			t.Errorf("the verify job did not print %q", want)
 		}
 	}
+	// The job log and the dotenv report hold no secret.
+	places := map[string]string{"job log": string(out)}
+	filepath.WalkDir(filepath.Join(dir, ".gitlab-ci-local"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".env") {
+			b, _ := os.ReadFile(p)
+			places[p] = string(b)
+		}
+		return nil
+	})
+	if len(places) < 2 {
+		t.Error("found no dotenv report to scan")
+	}
+	for _, s := range append(e.Passwords(), e.SecretAccessKey) {
+		for place, v := range places {
+			if strings.Contains(v, s) {
+				t.Errorf("a secret appears in %s", place)
+			}
+		}
+	}
 }
 
 // TestActionBinary runs action.yml's first step the way GitHub does for a

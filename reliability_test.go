@@ -529,3 +529,66 @@ func TestSecretsNeverLeak(t *testing.T) {
 		return nil
 	})
 }
+
+// TestPartialTags: when one of several tags cannot be attached, the run
+// fails and its outputs list exactly the tags attached before it.
+func TestPartialTags(t *testing.T) {
+	docker := testenv.Docker(t)
+	testenv.BaseImages(t, docker)
+	var api testenv.Faults
+	e := testenv.StartECR(t, testenv.GGCR, testenv.Options{WrapEndpoint: api.Wrap})
+	api.Add(testenv.Fault{Operation: "PutImage", Body: regexp.MustCompile(`"imageTag":"two"`), Status: 400, ECRError: "InvalidParameterException"})
+	r := github(t, workspace(t, "twostage"), e, map[string]string{"repository": "acme/app", "network": "none", "tags": "one,two,three"})
+	if r.code != 1 {
+		t.Errorf("exit code %d, want 1", r.code)
+	}
+	if !strings.Contains(r.stdout, "attaching tag two") || !strings.Contains(r.stdout, "attached before it: one") {
+		t.Error("the error does not say which tag failed and which were attached")
+	}
+	if got, want := r.outputs["tags"], e.Registry+"/acme/app:one"; got != want {
+		t.Errorf("tags output = %q, want exactly the tag attached, %q", got, want)
+	}
+	var tags []string
+	for _, id := range listImages(t, e, "acme/app") {
+		if tag := aws.ToString(id.ImageTag); !strings.HasPrefix(tag, "buildcache-") {
+			tags = append(tags, tag)
+		}
+	}
+	if len(tags) != 1 || tags[0] != "one" {
+		t.Errorf("the registry's tags are %v, want [one] (no staging tag, no record of a failed run)", tags)
+	}
+}
+
+// TestCacheUnfriendlyDockerfile: a single-stage Dockerfile still builds,
+// with a notice; a build stage that copies the whole context before its
+// restore step gets a notice on that line with the cache-friendly form; and
+// build args reach the build.
+func TestCacheUnfriendlyDockerfile(t *testing.T) {
+	docker := testenv.Docker(t)
+	testenv.BaseImages(t, docker)
+	t.Run("single stage", func(t *testing.T) {
+		dir := workspace(t, "twostage")
+		write(t, dir, "Dockerfile", "FROM msb-test/busybox:1\nARG GREETING\nRUN echo \"$GREETING\" > /greeting\nCMD [\"cat\", \"/greeting\"]\n")
+		r := github(t, dir, nil, map[string]string{"push": "false", "network": "none", "build-args": "GREETING=hello from a build arg"})
+		if r.code != 0 {
+			t.Fatalf("exit code %d, want 0", r.code)
+		}
+		if !strings.Contains(r.stdout, "::notice file=Dockerfile,line=1,title=single stage::") {
+			t.Error("no notice that the Dockerfile has a single stage")
+		}
+		if out, _ := testenv.Run(t, docker, r.outputs["image-id"]); out != "hello from a build arg\n" {
+			t.Errorf("the image printed %q, want the build arg's value", out)
+		}
+	})
+	t.Run("copy before restore", func(t *testing.T) {
+		dir := workspace(t, "twostage")
+		write(t, dir, "Dockerfile", "FROM msb-test/sdk:1 AS build\nWORKDIR /src\nCOPY . .\nRUN restore requirements.txt\nRUN compile /out\nFROM msb-test/busybox:1\nCOPY --from=build /out/ /app/\n")
+		r := github(t, dir, nil, map[string]string{"push": "false", "network": "none"})
+		if r.code != 0 {
+			t.Fatalf("exit code %d, want 0", r.code)
+		}
+		if !strings.Contains(r.stdout, "::notice file=Dockerfile,line=3,title=cache-friendly Dockerfile::") || !strings.Contains(r.stdout, "pip install --no-cache-dir -r requirements.txt") {
+			t.Error("no notice on the COPY line with the form for Python (the ecosystem of requirements.txt)")
+		}
+	})
+}

@@ -1,7 +1,9 @@
 package testenv
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -18,6 +20,7 @@ type Fault struct {
 	Method    string
 	Path      *regexp.Regexp
 	Operation string
+	Body      *regexp.Regexp // a pattern the request body must match, nil for any
 
 	// What happens: Status answers that status (with an ECR error body of
 	// type ECRError when it is set, else an OCI error body); Reset closes the
@@ -66,6 +69,11 @@ func (fs *Faults) Injected() int {
 }
 
 func (fs *Faults) match(r *http.Request) *Fault {
+	var body []byte
+	if r.Body != nil && r.ContentLength >= 0 && r.ContentLength < 1<<20 && r.Header.Get("X-Amz-Target") != "" {
+		body, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	op := r.Header.Get("X-Amz-Target")
@@ -73,7 +81,7 @@ func (fs *Faults) match(r *http.Request) *Fault {
 		op = op[i+1:]
 	}
 	for _, f := range fs.faults {
-		if (f.Method != "" && f.Method != r.Method) || (f.Path != nil && !f.Path.MatchString(r.URL.Path)) || (f.Operation != "" && f.Operation != op) {
+		if (f.Method != "" && f.Method != r.Method) || (f.Path != nil && !f.Path.MatchString(r.URL.Path)) || (f.Operation != "" && f.Operation != op) || (f.Body != nil && !f.Body.Match(body)) {
 			continue
 		}
 		if f.Times > 0 && f.done >= f.Times {
