@@ -274,9 +274,9 @@ func (r *run) pullCache(ctx context.Context, tag string) (string, bool) {
 // background runs f beside the rest of the run; Run waits for it before it
 // reports, and cancels it when the run failed. One at a time.
 func (r *run) background(ctx context.Context, f func(ctx context.Context)) {
-	ctx, r.stopExport = context.WithCancel(ctx)
+	ctx, r.stopBackground = context.WithCancel(ctx)
 	done := make(chan struct{})
-	r.exported = done
+	r.backgroundDone = done
 	go func() {
 		defer close(done)
 		f(ctx)

@@ -76,8 +76,8 @@ func (p *Pipeline) Run(ctx context.Context, in *action.Inputs) (out action.Outpu
 			}
 		}
 	}
-	if r.exported != nil {
-		<-r.exported
+	if r.backgroundDone != nil {
+		<-r.backgroundDone
 		if r.buildStageSize > 0 {
 			r.out.BuildStageSizeBytes = r.buildStageSize
 			r.timings = append(r.timings, action.Timing{Name: "build stage " + r.buildStage.Ref() + " (beside the push)", Duration: r.buildStageTime})
@@ -123,8 +123,8 @@ type run struct {
 	runtimeCacheFrom []string // and for the runtime stage
 	buildImage       build.Image
 	image            build.Image
-	exported         <-chan struct{}    // closed when the background work is done
-	stopExport       context.CancelFunc // cancels it
+	backgroundDone   <-chan struct{}    // closed when the background work is done
+	stopBackground   context.CancelFunc // cancels it
 	buildStageSize   int64              // set in the background, read after it is done
 	buildStageTime   time.Duration
 	out              action.Outputs
@@ -134,12 +134,12 @@ type run struct {
 // close waits for the build cache to be stored (cancelling that when the
 // run failed) and releases what the run holds.
 func (r *run) close(failed bool) {
-	if r.exported != nil {
+	if r.backgroundDone != nil {
 		if failed {
-			r.stopExport()
+			r.stopBackground()
 		}
-		<-r.exported
-		r.stopExport()
+		<-r.backgroundDone
+		r.stopBackground()
 	}
 	if r.bctx != nil {
 		r.bctx.Close()
