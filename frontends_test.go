@@ -363,7 +363,7 @@ func TestActionBinary(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	run := func(ref string) (string, string, error, time.Duration) {
+	run := func(ref string) (string, string, time.Duration, error) {
 		dir := t.TempDir()
 		out := filepath.Join(dir, "output")
 		cmd := exec.Command("scripts/action-binary")
@@ -373,10 +373,10 @@ func TestActionBinary(t *testing.T) {
 		log, err := cmd.CombinedOutput()
 		took := time.Since(start)
 		b, _ := os.ReadFile(out)
-		return strings.TrimSpace(string(b)), string(log), err, took
+		return strings.TrimSpace(string(b)), string(log), took, err
 	}
 
-	got, log, err, took := run("v1.2.3")
+	got, log, took, err := run("v1.2.3")
 	if err != nil {
 		t.Fatalf("released ref: %v\n%s", err, log)
 	}
@@ -386,12 +386,12 @@ func TestActionBinary(t *testing.T) {
 	}
 	t.Logf("released ref: binary ready in %v (download from loopback and checksum)", took)
 
-	_, log, err, _ = run("v9.9.9")
+	_, log, _, err = run("v9.9.9")
 	if err == nil || !strings.Contains(log, "does not match its checksums.txt") {
 		t.Errorf("a binary that does not match its checksum was accepted: %v\n%s", err, log)
 	}
 
-	got, log, err, took = run("main")
+	got, log, took, err = run("main")
 	if err != nil || !strings.Contains(log, "Building ms-build from source") {
 		t.Fatalf("branch ref: %v\n%s", err, log)
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -528,7 +529,8 @@ func testDryRun(t *testing.T, transfer string) {
 	dir := workspace(t, "twostage")
 	// A file the .dockerignore excludes, and a link out of the context:
 	// neither may reach the image, whichever way the context goes.
-	write(t, dir, "Dockerfile", "FROM msb-test/sdk:1 AS build\nWORKDIR /src\nCOPY . .\nRUN ls -la /src && compile /out\nFROM msb-test/busybox:1\nCOPY --from=build /out/ /app/\nENTRYPOINT [\"/app/app\"]\n")
+	// A step of its own (the nonce), so that its output is shown, not cached.
+	write(t, dir, "Dockerfile", "FROM msb-test/sdk:1 AS build\nWORKDIR /src\nCOPY . .\nRUN echo "+rand.Text()+" && ls -la /src && compile /out\nFROM msb-test/busybox:1\nCOPY --from=build /out/ /app/\nENTRYPOINT [\"/app/app\"]\n")
 	if err := os.Symlink("/etc/hostname", filepath.Join(dir, "outside")); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
@@ -437,8 +438,8 @@ func TestTokenExpiry(t *testing.T) {
 	testenv.BaseImages(t, docker)
 	e := testenv.StartECR(t, testenv.GGCR, testenv.Options{TokenTTL: 2 * time.Second})
 	dir := workspace(t, "twostage")
-	// A build step that outlives the token.
-	write(t, dir, "Dockerfile", "FROM msb-test/sdk:1 AS build\nWORKDIR /src\nCOPY . .\nRUN sleep 3 && compile /out\nFROM msb-test/busybox:1\nCOPY --from=build /out/ /app/\n")
+	// A build step that outlives the token (never cached: the nonce).
+	write(t, dir, "Dockerfile", "FROM msb-test/sdk:1 AS build\nWORKDIR /src\nCOPY . .\nRUN echo "+rand.Text()+" && sleep 3 && compile /out\nFROM msb-test/busybox:1\nCOPY --from=build /out/ /app/\n")
 	r := github(t, dir, e, map[string]string{"repository": "acme/app", "network": "none", "tags": "v1"})
 	if r.code != 0 {
 		t.Fatalf("exit code %d, want 0", r.code)

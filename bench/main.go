@@ -38,6 +38,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
+	cerrdefs "github.com/containerd/errdefs"
 	dockerbuild "github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
@@ -308,13 +309,12 @@ func (b *bench) compare(ctx context.Context) error {
 		{name: "warm engine, source-only change", target: 1.1, prepare: seed, edit: true},
 	}
 	type row struct {
-		name     string
-		target   float64
-		times    map[string][]time.Duration
-		ratio    float64
-		recipe   time.Duration
-		msbuild  time.Duration
-		verdicts string
+		name    string
+		target  float64
+		times   map[string][]time.Duration
+		ratio   float64
+		recipe  time.Duration
+		msbuild time.Duration
 	}
 	var rows []row
 	for si, sc := range scenarios {
@@ -400,7 +400,7 @@ func freshRunner(ctx context.Context, c *client.Client) error {
 		if base {
 			continue
 		}
-		if _, err := c.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !client.IsErrNotFound(err) {
+		if _, err := c.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			return err
 		}
 	}

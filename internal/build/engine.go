@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	dockerbuild "github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
@@ -228,7 +229,7 @@ func (e *Engine) Tag(ctx context.Context, imageID, ref string) error {
 // Untag removes a name from the engine's store, keeping the image when other
 // names or containers use it.
 func (e *Engine) Untag(ctx context.Context, ref string) error {
-	if _, err := e.c.ImageRemove(ctx, ref, image.RemoveOptions{}); err != nil && !client.IsErrNotFound(err) {
+	if _, err := e.c.ImageRemove(ctx, ref, image.RemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("removing the name %s: %w", ref, err)
 	}
 	return nil
@@ -275,7 +276,7 @@ func (e *Engine) Push(ctx context.Context, ref string, auth Auth) (Pushed, error
 func (e *Engine) ResolveBase(ctx context.Context, ref string, auth Auth) (string, error) {
 	if ii, err := e.c.ImageInspect(ctx, ref); err == nil {
 		return ii.ID, nil
-	} else if !client.IsErrNotFound(err) {
+	} else if !cerrdefs.IsNotFound(err) {
 		return "", fmt.Errorf("inspecting base image %s: %w", ref, err)
 	}
 	enc := ""

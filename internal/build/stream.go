@@ -82,8 +82,9 @@ func readStream(r io.Reader, f func(m *jsonmessage.JSONMessage) error) (streamEr
 			}
 			return streamErr, fmt.Errorf("reading the engine's stream: %w", err)
 		}
+		//lint:ignore SA1019 engines older than the errorDetail field send only this one
 		if m.Error != nil || m.ErrorMessage != "" {
-			msg := m.ErrorMessage
+			msg := m.ErrorMessage //lint:ignore SA1019 see above
 			if m.Error != nil && m.Error.Message != "" {
 				msg = m.Error.Message
 			}

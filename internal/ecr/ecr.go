@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -56,11 +57,7 @@ type Auth struct {
 
 // Login gets a registry password. The password appears in no error.
 func (r *Registry) Login(ctx context.Context) (Auth, error) {
-	in := &ecr.GetAuthorizationTokenInput{}
-	if r.id != nil {
-		in.RegistryIds = []string{*r.id} //nolint:staticcheck // still the way to name a cross-account registry
-	}
-	out, err := r.api.GetAuthorizationToken(ctx, in)
+	out, err := r.api.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
 	if err != nil {
 		return Auth{}, fmt.Errorf("getting an ECR authorization token: %w", err)
 	}
@@ -79,11 +76,19 @@ func (r *Registry) Login(ctx context.Context) (Auth, error) {
 	host := aws.ToString(d.ProxyEndpoint)
 	host = strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
 	host = strings.TrimSuffix(host, "/")
+	// The token opens every registry the caller may use; the host names the
+	// caller's own. Another account's registry is the same host with its id.
+	if r.id != nil {
+		host = accountHost.ReplaceAllString(host, *r.id+".$1")
+	}
 	if host == "" {
 		return Auth{}, errors.New("getting an ECR authorization token: the answer names no registry (proxyEndpoint)")
 	}
 	return Auth{Host: host, Username: user, Password: pass, ExpiresAt: aws.ToTime(d.ExpiresAt)}, nil
 }
+
+// accountHost matches an ECR registry host: the account id, then the rest.
+var accountHost = regexp.MustCompile(`^[0-9]{12}\.(dkr\.ecr\..+)$`)
 
 // Repository is what the action needs to know of a repository.
 type Repository struct {

@@ -55,21 +55,26 @@ func token(s string) *ecr.GetAuthorizationTokenOutput {
 
 func TestLogin(t *testing.T) {
 	t.Parallel()
-	var asked []string
-	r := New(&fake{auth: func(in *ecr.GetAuthorizationTokenInput) (*ecr.GetAuthorizationTokenOutput, error) {
-		asked = in.RegistryIds //nolint:staticcheck
-		return token("AWS:s3cr3t-password"), nil
-	}}, "210987654321")
-	got, err := r.Login(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Auth{Host: "123456789012.dkr.ecr.eu-west-1.amazonaws.com", Username: "AWS", Password: "s3cr3t-password", ExpiresAt: time.Unix(1700000000, 0)}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Login() (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]string{"210987654321"}, asked); diff != "" {
-		t.Errorf("registry ids asked for (-want +got):\n%s", diff)
+	for _, tc := range []struct {
+		name, registryID, host string
+	}{
+		{"own registry", "", "123456789012.dkr.ecr.eu-west-1.amazonaws.com"},
+		{"another account's", "210987654321", "210987654321.dkr.ecr.eu-west-1.amazonaws.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := New(&fake{auth: func(*ecr.GetAuthorizationTokenInput) (*ecr.GetAuthorizationTokenOutput, error) {
+				return token("AWS:s3cr3t-password"), nil
+			}}, tc.registryID)
+			got, err := r.Login(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Auth{Host: tc.host, Username: "AWS", Password: "s3cr3t-password", ExpiresAt: time.Unix(1700000000, 0)}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Login() (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
