@@ -24,7 +24,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/org/ms-build-action/internal/action"
-	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/build/docker"
 	"github.com/org/ms-build-action/internal/ecr"
 	"github.com/org/ms-build-action/internal/ecr/ecrlocal"
 	"github.com/org/ms-build-action/internal/pipeline"
@@ -140,12 +140,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 	}
 	defer dc.Close()
 
-	var engineOpts []build.EngineOption
+	var engineOpts []docker.EngineOption
 	if getenv("MSB_CONTEXT") == "tar" {
-		engineOpts = append(engineOpts, build.WithTarContext())
+		engineOpts = append(engineOpts, docker.WithTarContext())
 	}
 	p := &pipeline.Pipeline{
-		Engine: build.NewEngine(dc, engineOpts...),
+		Engine: docker.NewEngine(dc, engineOpts...),
 		Report: rep,
 		CI:     ci,
 		Now:    time.Now,

@@ -43,7 +43,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
-	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/buildcontext"
 	"github.com/org/ms-build-action/internal/cache"
 	"github.com/org/ms-build-action/internal/ecr/ecrlocal"
 )
@@ -429,7 +429,7 @@ func (b *bench) ownCost(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	bctx, err := build.OpenContext(dir, "")
+	bctx, err := buildcontext.Open(dir, "")
 	if err != nil {
 		return err
 	}

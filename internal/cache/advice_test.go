@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/dockerfile"
 	"github.com/org/ms-build-action/internal/cache"
 )
 
@@ -40,7 +40,7 @@ func TestAdvice(t *testing.T) {
 				}
 			}
 			src := "FROM sdk AS build\nWORKDIR /src\n" + a + "\n"
-			d, err := build.ParseDockerfile(strings.NewReader(src))
+			d, err := dockerfile.Parse(strings.NewReader(src))
 			if err != nil {
 				t.Fatalf("ParseDockerfile(Advice(%q)): %v", tt.ecosystem, err)
 			}

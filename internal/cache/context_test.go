@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/buildcontext"
 	"github.com/org/ms-build-action/internal/cache"
 )
 
@@ -48,7 +48,7 @@ func TestDependencyKeyDockerignore(t *testing.T) {
 	})
 	key := func() cache.Key {
 		t.Helper()
-		c, err := build.OpenContext(dir, "")
+		c, err := buildcontext.Open(dir, "")
 		if err != nil {
 			t.Fatalf("OpenContext: %v", err)
 		}
@@ -99,7 +99,7 @@ func TestSkipKeyContext(t *testing.T) {
 	}
 	key := func() string {
 		t.Helper()
-		c, err := build.OpenContext(dir, "")
+		c, err := buildcontext.Open(dir, "")
 		if err != nil {
 			t.Fatalf("OpenContext: %v", err)
 		}

@@ -15,7 +15,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/buildcontext"
 )
 
 func skipProject() fstest.MapFS {
@@ -342,7 +342,7 @@ func BenchmarkSkipKey(b *testing.B) {
 		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY . /\n"), 0o644); err != nil {
 			b.Fatal(err)
 		}
-		bctx, err := build.OpenContext(dir, "")
+		bctx, err := buildcontext.Open(dir, "")
 		if err != nil {
 			b.Fatal(err)
 		}

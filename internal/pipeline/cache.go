@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/org/ms-build-action/internal/action"
-	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/cache"
+	"github.com/org/ms-build-action/internal/dockerfile"
 	"github.com/org/ms-build-action/internal/ecr"
 )
 
@@ -71,7 +71,7 @@ func summarize(files []string) string {
 
 // visibleArgs are the build args stage s can read: those declared in it or
 // in the stages it is FROM, and the global ones (they can change FROM).
-func (r *run) visibleArgs(s *build.Stage) map[string]string {
+func (r *run) visibleArgs(s *dockerfile.Stage) map[string]string {
 	names := slices.Clone(r.df.GlobalArgs)
 	for st := s; ; st = &r.df.Stages[st.Parent] {
 		names = append(names, st.Args...)
@@ -123,9 +123,9 @@ func (r *run) computeSkipKey(ctx context.Context) (string, error) {
 }
 
 // closure is s and every stage it depends on.
-func (r *run) closure(s *build.Stage) []*build.Stage {
+func (r *run) closure(s *dockerfile.Stage) []*dockerfile.Stage {
 	seen := map[int]bool{}
-	var out []*build.Stage
+	var out []*dockerfile.Stage
 	var visit func(i int)
 	visit = func(i int) {
 		if i < 0 || seen[i] {

@@ -14,13 +14,16 @@ import (
 
 	"github.com/org/ms-build-action/internal/action"
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/build/docker"
+	"github.com/org/ms-build-action/internal/buildcontext"
 	"github.com/org/ms-build-action/internal/cache"
+	"github.com/org/ms-build-action/internal/dockerfile"
 	"github.com/org/ms-build-action/internal/ecr"
 )
 
 // Pipeline is one run's parts, assembled by main.
 type Pipeline struct {
-	Engine *build.Engine
+	Engine *docker.Engine
 	// Registry connects to the registry; called only when the run pushes.
 	Registry func(ctx context.Context) (*ecr.Registry, error)
 	Report   action.Reporter
@@ -104,10 +107,10 @@ type run struct {
 	*Pipeline
 	in *action.Inputs
 
-	bctx       *build.Context
-	df         *build.Dockerfile
-	target     *build.Stage
-	buildStage *build.Stage // nil when the target copies from no named stage
+	bctx       *buildcontext.Context
+	df         *dockerfile.Dockerfile
+	target     *dockerfile.Stage
+	buildStage *dockerfile.Stage // nil when the target copies from no named stage
 	buildArgs  map[string]string
 
 	platform string
@@ -152,7 +155,7 @@ func (r *run) plan() error {
 	if err := r.checkPaths(); err != nil {
 		return err
 	}
-	bctx, err := build.OpenContext(r.in.Context, r.in.File)
+	bctx, err := buildcontext.Open(r.in.Context, r.in.File)
 	if err != nil {
 		return err
 	}
@@ -161,9 +164,9 @@ func (r *run) plan() error {
 	for _, a := range r.in.BuildArgs {
 		r.buildArgs[a.Key] = a.Value
 	}
-	df, err := build.ParseDockerfile(bytes.NewReader(bctx.Dockerfile()), build.WithBuildArgs(r.buildArgs))
+	df, err := dockerfile.Parse(bytes.NewReader(bctx.Dockerfile()), dockerfile.WithBuildArgs(r.buildArgs))
 	if err != nil {
-		var de *build.DockerfileError
+		var de *dockerfile.Error
 		if errors.As(err, &de) {
 			r.Report.Annotate(action.Annotation{Level: action.Error, Title: "Dockerfile", File: r.dockerfilePath(), Line: de.Line, Message: de.Msg})
 		}
@@ -421,11 +424,7 @@ func (r *run) warn(format string, args ...any) {
 // stage (all cached by then: only its export is left) is built and sized
 // beside the runtime image's publication.
 func (r *run) build(ctx context.Context) error {
-	args := make(map[string]*string, len(r.buildArgs))
-	for k, v := range r.buildArgs {
-		args[k] = &v
-	}
-	opts := build.Options{Context: r.bctx, BuildArgs: args, Network: r.in.Network, InlineCache: r.in.Cache}
+	opts := build.Spec{Context: r.bctx, BuildArgs: r.buildArgs, Network: r.in.Network, InlineCache: r.in.Cache}
 	stage := opts
 	if r.buildStage != nil {
 		stage.Target = r.buildStage.Name

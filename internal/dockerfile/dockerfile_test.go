@@ -1,4 +1,4 @@
-package build
+package dockerfile
 
 import (
 	"errors"
@@ -58,9 +58,9 @@ ENTRYPOINT ["dotnet", "MyApp.dll"]
 
 func mustParseDockerfile(t *testing.T, src string, opts ...ParseOption) *Dockerfile {
 	t.Helper()
-	d, err := ParseDockerfile(strings.NewReader(src), opts...)
+	d, err := Parse(strings.NewReader(src), opts...)
 	if err != nil {
-		t.Fatalf("ParseDockerfile: %v", err)
+		t.Fatalf("Parse: %v", err)
 	}
 	return d
 }
@@ -73,7 +73,7 @@ func TestParseDockerfileStages(t *testing.T) {
 		opts       []ParseOption
 		want       []Stage
 		globalArgs []string
-		warnings   []DockerfileError
+		warnings   []Error
 	}{{
 		name: "dotnet two stages",
 		src:  dotnetDockerfile,
@@ -185,7 +185,7 @@ COPY --from=build /etc/motd /etc/motd
 		name: "empty continuation lines are a warning",
 		src:  "FROM alpine\nRUN echo a \\\n\n    && echo b\n",
 		want: []Stage{{Index: 0, Base: "alpine", Line: 1, EndLine: 4, Parent: -1}},
-		warnings: []DockerfileError{
+		warnings: []Error{
 			{Line: 4, Msg: "Empty continuation line found in: RUN echo a     && echo b"},
 		},
 	}, {
@@ -203,7 +203,7 @@ COPY --from=build /etc/motd /etc/motd
 			{Index: 1, Name: "build", Base: "alpine", Line: 2, EndLine: 2, Parent: -1},
 			{Index: 2, Base: "alpine", Line: 3, EndLine: 4, Parent: -1, CopiesFrom: []int{1}},
 		},
-		warnings: []DockerfileError{
+		warnings: []Error{
 			{Line: 2, Msg: `stage name "build" is also used at line 1: references mean the last stage with that name`},
 		},
 	}, {
@@ -221,7 +221,7 @@ COPY --from=build /etc/motd /etc/motd
 			{Index: 0, Name: "final", Base: "publish", Line: 1, EndLine: 1, Parent: -1},
 			{Index: 1, Name: "publish", Base: "alpine", Line: 2, EndLine: 2, Parent: -1},
 		},
-		warnings: []DockerfileError{{Line: 1, Msg: "FROM publish names the image publish, not stage publish defined later at line 2: a stage can only build on a stage defined before it"}},
+		warnings: []Error{{Line: 1, Msg: "FROM publish names the image publish, not stage publish defined later at line 2: a stage can only build on a stage defined before it"}},
 	}, {
 		name: "a stage named like its image is FROM the image",
 		src:  "FROM golang AS golang\nRUN go version\n",
@@ -342,10 +342,10 @@ func TestParseDockerfileErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := ParseDockerfile(strings.NewReader(tt.src))
-			var de *DockerfileError
+			_, err := Parse(strings.NewReader(tt.src))
+			var de *Error
 			if !errors.As(err, &de) {
-				t.Fatalf("ParseDockerfile error = %v (%T), want a *DockerfileError", err, err)
+				t.Fatalf("Parse error = %v (%T), want a *Error", err, err)
 			}
 			if got, want := de.Line, tt.line; got != want {
 				t.Errorf("Line = %d, want %d (%v)", got, want, err)

@@ -1,4 +1,4 @@
-package build
+package docker
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	controlapi "github.com/moby/buildkit/api/services/control"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/org/ms-build-action/internal/build"
 )
 
 // stream writes engine messages as the engine does: one JSON object each.
@@ -44,12 +46,12 @@ func ts(sec int) *timestamppb.Timestamp {
 }
 
 // recorder keeps what a build reports.
-type recorder struct{ started, done []Step }
+type recorder struct{ started, done []build.Step }
 
-func (r *recorder) StepStarted(s Step) { r.started = append(r.started, s) }
-func (r *recorder) StepDone(s Step)    { r.done = append(r.done, s) }
+func (r *recorder) StepStarted(s build.Step) { r.started = append(r.started, s) }
+func (r *recorder) StepDone(s build.Step)    { r.done = append(r.done, s) }
 
-func names(steps []Step) []string {
+func names(steps []build.Step) []string {
 	var n []string
 	for _, s := range steps {
 		state := "run"
@@ -119,7 +121,7 @@ func TestDecodeBuildFailure(t *testing.T) {
 
 	var rec recorder
 	_, err := decodeBuild(&s.b, &rec)
-	var se *StepError
+	var se *build.StepError
 	if !errors.As(err, &se) {
 		t.Fatalf("error = %v, want a *StepError", err)
 	}
@@ -129,7 +131,7 @@ func TestDecodeBuildFailure(t *testing.T) {
 	if got, want := se.Msg, `process "/bin/sh -c compile /out" did not complete successfully: exit code: 1`; got != want {
 		t.Errorf("message = %q, want %q", got, want)
 	}
-	i := slices.IndexFunc(rec.done, func(s Step) bool { return s.Name == se.Step })
+	i := slices.IndexFunc(rec.done, func(s build.Step) bool { return s.Name == se.Step })
 	if i < 0 || !strings.Contains(string(rec.done[i].Log), "can't open") {
 		t.Errorf("the failing step's log was not reported: %+v", rec.done)
 	}
@@ -182,7 +184,7 @@ func TestDecodePush(t *testing.T) {
 	tests := []struct {
 		name    string
 		msgs    []any
-		want    Pushed
+		want    build.Pushed
 		wantErr string
 	}{{
 		name: "status line",
@@ -190,14 +192,14 @@ func TestDecodePush(t *testing.T) {
 			map[string]any{"status": "Pushed", "id": "abc"},
 			map[string]any{"status": "msb-staging: digest: " + dgst + " size: 528"},
 		},
-		want: Pushed{Digest: dgst, Size: 528},
+		want: build.Pushed{Digest: dgst, Size: 528},
 	}, {
 		name: "aux wins",
 		msgs: []any{
 			map[string]any{"status": "t: digest: " + dgst + " size: 528"},
 			map[string]any{"aux": map[string]any{"Tag": "t", "Digest": dgst, "Size": 528}},
 		},
-		want: Pushed{Digest: dgst, Size: 528},
+		want: build.Pushed{Digest: dgst, Size: 528},
 	}, {
 		name:    "error in the stream",
 		msgs:    []any{map[string]any{"status": "Preparing"}, map[string]any{"errorDetail": map[string]any{"message": "unauthorized: authentication required"}, "error": "unauthorized: authentication required"}},

@@ -1,4 +1,4 @@
-package build
+package buildcontext
 
 import (
 	"archive/tar"
@@ -47,9 +47,9 @@ func writeContextTree(t *testing.T, dir string, files map[string]string) {
 
 func mustOpenContext(t *testing.T, dir, dockerfile string) *Context {
 	t.Helper()
-	c, err := OpenContext(dir, dockerfile)
+	c, err := Open(dir, dockerfile)
 	if err != nil {
-		t.Fatalf("OpenContext: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	return c
 }
@@ -656,9 +656,9 @@ func TestOpenContextErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := OpenContext(tt.dir, tt.dockerfile)
+			_, err := Open(tt.dir, tt.dockerfile)
 			if err == nil {
-				t.Fatal("OpenContext succeeded")
+				t.Fatal("Open succeeded")
 			}
 			for _, want := range tt.want {
 				if !strings.Contains(err.Error(), want) {
@@ -684,9 +684,9 @@ func TestOpenContextUnreadableFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err := OpenContext(dir, "")
+	_, err := Open(dir, "")
 	if err == nil || !strings.Contains(err.Error(), "locked") || !errors.Is(err, fs.ErrPermission) {
-		t.Errorf("OpenContext error = %v, want a permission error naming locked", err)
+		t.Errorf("Open error = %v, want a permission error naming locked", err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package build
+package docker
 
 import (
 	"context"
@@ -22,6 +22,9 @@ import (
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
+
+	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/buildcontext"
 )
 
 // Client is the part of the Docker Engine API client the build package uses.
@@ -103,30 +106,12 @@ func (e *Engine) Platform(ctx context.Context) (string, error) {
 	return info.OSType + "/" + info.Architecture, nil
 }
 
-// Options describe one BuildKit build of one target.
-type Options struct {
-	Context     *Context
-	Target      string // stage name or index; "" for the last stage
-	Tags        []string
-	BuildArgs   map[string]*string
-	Labels      map[string]string
-	Network     string // "", default, host or none
-	CacheFrom   []string
-	InlineCache bool // write cache metadata into the image, for a later cache-from
-}
-
-// Image is a built image in the engine's store.
-type Image struct {
-	ID   string // config digest
-	Size int64  // uncompressed, as the engine counts it
-}
-
 // Build runs one BuildKit build and reads its stream to the end. The build is
 // cancelled in the engine when ctx is.
-func (e *Engine) Build(ctx context.Context, o Options, p Progress) (Image, error) {
+func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (build.Image, error) {
 	args := make(map[string]*string, len(o.BuildArgs)+1)
 	for k, v := range o.BuildArgs {
-		args[k] = v
+		args[k] = &v
 	}
 	if o.InlineCache {
 		one := "1"
@@ -152,14 +137,14 @@ func (e *Engine) Build(ctx context.Context, o Options, p Progress) (Image, error
 	} else {
 		tar, err := o.Context.Tar()
 		if err != nil {
-			return Image{}, fmt.Errorf("packing the build context: %w", err)
+			return build.Image{}, fmt.Errorf("packing the build context: %w", err)
 		}
 		defer tar.Close()
 		body = tar
 	}
 	resp, err := e.c.ImageBuild(ctx, body, bo)
 	if err != nil {
-		return Image{}, fmt.Errorf("starting the build: %w", err)
+		return build.Image{}, fmt.Errorf("starting the build: %w", err)
 	}
 	defer resp.Body.Close()
 
@@ -175,14 +160,14 @@ func (e *Engine) Build(ctx context.Context, o Options, p Progress) (Image, error
 
 	imageID, err := decodeBuild(resp.Body, p)
 	if ctx.Err() != nil {
-		return Image{}, fmt.Errorf("building: %w", context.Cause(ctx))
+		return build.Image{}, fmt.Errorf("building: %w", context.Cause(ctx))
 	}
-	var se *StepError
+	var se *build.StepError
 	if err != nil && !errors.As(err, &se) && e.Check(ctx) != nil {
-		return Image{}, fmt.Errorf("the Docker engine at %s went away during the build: nothing was pushed; check the engine and run again (%v)", e.c.DaemonHost(), err)
+		return build.Image{}, fmt.Errorf("the Docker engine at %s went away during the build: nothing was pushed; check the engine and run again (%v)", e.c.DaemonHost(), err)
 	}
 	if err != nil {
-		return Image{}, err
+		return build.Image{}, err
 	}
 	return e.Inspect(ctx, imageID)
 }
@@ -190,7 +175,7 @@ func (e *Engine) Build(ctx context.Context, o Options, p Progress) (Image, error
 // session opens a session for the context, or returns nil when contexts go
 // as tar bodies: by choice, or since a session could not be had (remembered,
 // so that later builds do not wait for it again).
-func (e *Engine) session(ctx context.Context, c *Context) *contextSession {
+func (e *Engine) session(ctx context.Context, c *buildcontext.Context) *contextSession {
 	e.mu.Lock()
 	skip := e.tarOnly || e.noSession != nil
 	e.mu.Unlock()
@@ -210,12 +195,12 @@ func (e *Engine) session(ctx context.Context, c *Context) *contextSession {
 }
 
 // Inspect returns an image's id and size.
-func (e *Engine) Inspect(ctx context.Context, ref string) (Image, error) {
+func (e *Engine) Inspect(ctx context.Context, ref string) (build.Image, error) {
 	ii, err := e.c.ImageInspect(ctx, ref)
 	if err != nil {
-		return Image{}, fmt.Errorf("inspecting image %s: %w", ref, err)
+		return build.Image{}, fmt.Errorf("inspecting image %s: %w", ref, err)
 	}
-	return Image{ID: ii.ID, Size: ii.Size}, nil
+	return build.Image{ID: ii.ID, Size: ii.Size}, nil
 }
 
 // Tag gives an image another name in the engine's store.
@@ -235,36 +220,24 @@ func (e *Engine) Untag(ctx context.Context, ref string) error {
 	return nil
 }
 
-// Auth is a registry login, handed to the engine per request
-// (X-Registry-Auth) and never written to a file.
-type Auth struct {
-	Host, Username, Password string
-}
-
-func (a Auth) encode() (string, error) {
+func encodeAuth(a build.Auth) (string, error) {
 	return registry.EncodeAuthConfig(registry.AuthConfig{Username: a.Username, Password: a.Password, ServerAddress: a.Host})
 }
 
-// Pushed is what a push reports.
-type Pushed struct {
-	Digest string // manifest digest
-	Size   int64  // manifest length
-}
-
 // Push pushes one reference and reads the stream to its end.
-func (e *Engine) Push(ctx context.Context, ref string, auth Auth) (Pushed, error) {
-	enc, err := auth.encode()
+func (e *Engine) Push(ctx context.Context, ref string, auth build.Auth) (build.Pushed, error) {
+	enc, err := encodeAuth(auth)
 	if err != nil {
-		return Pushed{}, fmt.Errorf("encoding registry credentials: %w", err)
+		return build.Pushed{}, fmt.Errorf("encoding registry credentials: %w", err)
 	}
 	rc, err := e.c.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: enc})
 	if err != nil {
-		return Pushed{}, fmt.Errorf("pushing %s: %w", ref, err)
+		return build.Pushed{}, fmt.Errorf("pushing %s: %w", ref, err)
 	}
 	defer rc.Close()
 	p, err := decodePush(rc)
 	if err != nil {
-		return Pushed{}, fmt.Errorf("pushing %s: %w", ref, err)
+		return build.Pushed{}, fmt.Errorf("pushing %s: %w", ref, err)
 	}
 	return p, nil
 }
@@ -273,7 +246,7 @@ func (e *Engine) Push(ctx context.Context, ref string, auth Auth) (Pushed, error
 // now: the local image's id when the engine has it (BuildKit in the engine
 // uses a local image before the registry's), else the manifest digest the
 // registry has for it. auth is used when it is for the reference's registry.
-func (e *Engine) ResolveBase(ctx context.Context, ref string, auth Auth) (string, error) {
+func (e *Engine) ResolveBase(ctx context.Context, ref string, auth build.Auth) (string, error) {
 	if ii, err := e.c.ImageInspect(ctx, ref); err == nil {
 		return ii.ID, nil
 	} else if !cerrdefs.IsNotFound(err) {
@@ -282,7 +255,7 @@ func (e *Engine) ResolveBase(ctx context.Context, ref string, auth Auth) (string
 	enc := ""
 	if auth.Host != "" && strings.HasPrefix(ref, auth.Host+"/") {
 		var err error
-		if enc, err = auth.encode(); err != nil {
+		if enc, err = encodeAuth(auth); err != nil {
 			return "", fmt.Errorf("encoding registry credentials: %w", err)
 		}
 	}
@@ -295,8 +268,8 @@ func (e *Engine) ResolveBase(ctx context.Context, ref string, auth Auth) (string
 
 // Pull pulls one reference into the engine's store and reads the stream to
 // its end.
-func (e *Engine) Pull(ctx context.Context, ref string, auth Auth) error {
-	enc, err := auth.encode()
+func (e *Engine) Pull(ctx context.Context, ref string, auth build.Auth) error {
+	enc, err := encodeAuth(auth)
 	if err != nil {
 		return fmt.Errorf("encoding registry credentials: %w", err)
 	}
@@ -315,12 +288,12 @@ var pushDone = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64}) size: ([0-9]+)`
 
 // decodePush reads a push stream: errors arrive in it as errorDetail; the
 // digest in the closing status line (and, on the classic store, an aux).
-func decodePush(r io.Reader) (Pushed, error) {
+func decodePush(r io.Reader) (build.Pushed, error) {
 	msgs, err := decodeStatus(r)
 	if err != nil {
-		return Pushed{}, err
+		return build.Pushed{}, err
 	}
-	var p Pushed
+	var p build.Pushed
 	for _, m := range msgs {
 		if m.Aux != nil {
 			var aux struct {
@@ -328,16 +301,16 @@ func decodePush(r io.Reader) (Pushed, error) {
 				Size   int64
 			}
 			if json.Unmarshal(*m.Aux, &aux) == nil && aux.Digest != "" {
-				p = Pushed{Digest: aux.Digest, Size: aux.Size}
+				p = build.Pushed{Digest: aux.Digest, Size: aux.Size}
 			}
 		}
 		if sm := pushDone.FindStringSubmatch(m.Status); sm != nil && p.Digest == "" {
 			n, _ := strconv.ParseInt(sm[2], 10, 64)
-			p = Pushed{Digest: sm[1], Size: n}
+			p = build.Pushed{Digest: sm[1], Size: n}
 		}
 	}
 	if p.Digest == "" {
-		return Pushed{}, errors.New("the engine reported no digest")
+		return build.Pushed{}, errors.New("the engine reported no digest")
 	}
 	return p, nil
 }

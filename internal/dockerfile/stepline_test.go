@@ -1,4 +1,4 @@
-package build
+package dockerfile
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 
 func TestStepLine(t *testing.T) {
 	t.Parallel()
-	d, err := ParseDockerfile(strings.NewReader(`ARG SDK=golang:1.26
+	d, err := Parse(strings.NewReader(`ARG SDK=golang:1.26
 FROM ${SDK} AS build
 ENV CGO_ENABLED=0
 WORKDIR /src

@@ -1,4 +1,4 @@
-package build
+package docker
 
 import (
 	"encoding/json"
@@ -7,61 +7,26 @@ import (
 	"io"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/docker/docker/pkg/jsonmessage"
+
+	"github.com/org/ms-build-action/internal/build"
 )
-
-// Step is one BuildKit vertex: a Dockerfile instruction or an internal step
-// (loading the Dockerfile, exporting the image).
-type Step struct {
-	Name      string // as BuildKit names it: "[build 3/4] RUN dotnet publish"
-	Cached    bool
-	Started   time.Time
-	Completed time.Time
-	Err       string
-	Log       []byte // what the step printed (the tail, when it printed a lot)
-}
-
-// Duration is how long the step ran.
-func (s Step) Duration() time.Duration {
-	if s.Started.IsZero() || s.Completed.IsZero() {
-		return 0
-	}
-	return s.Completed.Sub(s.Started)
-}
-
-// Progress is told about steps as the build goes.
-type Progress interface {
-	// StepStarted is called once, when a step that is not cached starts.
-	StepStarted(s Step)
-	// StepDone is called once per step, when it completes, is found in the
-	// cache or fails.
-	StepDone(s Step)
-}
 
 // maxStepLog is how much of a step's output is kept for its folded section
 // and its error; the tail is kept, as that is where failures are.
 const maxStepLog = 1 << 20
 
-// StepError is a build failure in a step.
-type StepError struct {
-	Step string // the step's name
-	Msg  string // what the engine said
-}
-
-func (e *StepError) Error() string { return fmt.Sprintf("step %s failed: %s", e.Step, e.Msg) }
-
 // stepState tracks one vertex across the trace messages that mention it.
 type stepState struct {
-	Step
+	build.Step
 	announced, done bool
 	cut             int // bytes of log dropped from the front
 }
 
 // decoder reads a build's JSON message stream.
 type decoder struct {
-	progress Progress
+	progress build.Progress
 	steps    map[string]*stepState
 	order    []string
 	imageID  string
@@ -101,7 +66,7 @@ func readStream(r io.Reader, f func(m *jsonmessage.JSONMessage) error) (streamEr
 
 // decodeBuild reads the stream to its end. It returns the image id, or the
 // build's error, naming the failing step when the trace names one.
-func decodeBuild(r io.Reader, p Progress) (string, error) {
+func decodeBuild(r io.Reader, p build.Progress) (string, error) {
 	d := &decoder{progress: p, steps: map[string]*stepState{}}
 	streamErr, err := readStream(r, func(m *jsonmessage.JSONMessage) error {
 		if m.Aux == nil {
@@ -124,7 +89,7 @@ func decodeBuild(r io.Reader, p Progress) (string, error) {
 	d.flush()
 	if streamErr != nil {
 		if d.failed != nil {
-			return "", &StepError{Step: d.failed.Name, Msg: cleanEngineError(streamErr.Error(), d.failed.Err)}
+			return "", &build.StepError{Step: d.failed.Name, Msg: cleanEngineError(streamErr.Error(), d.failed.Err)}
 		}
 		return "", fmt.Errorf("building: %s", streamErr)
 	}

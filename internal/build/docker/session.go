@@ -1,4 +1,4 @@
-package build
+package docker
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/moby/buildkit/session/filesync"
 	"github.com/tonistiigi/fsutil"
 	fstypes "github.com/tonistiigi/fsutil/types"
+
+	"github.com/org/ms-build-action/internal/buildcontext"
 )
 
 // The context reaches BuildKit in one of two ways. Over a BuildKit session
@@ -38,7 +40,7 @@ func (cs *contextSession) Close() error { return cs.s.Close() }
 // startSession opens a session that serves the context (with .dockerignore
 // applied, owners reset to 0:0, links sent as links) and the Dockerfile's
 // directory, and returns once the engine has taken it.
-func (e *Engine) startSession(ctx context.Context, c *Context) (*contextSession, error) {
+func (e *Engine) startSession(ctx context.Context, c *buildcontext.Context) (*contextSession, error) {
 	// The same directory shares a key across runs, so the engine can send
 	// only the changes since its last build of it.
 	sum := sha256.Sum256([]byte("ms-build:" + c.Dir()))
@@ -51,7 +53,7 @@ func (e *Engine) startSession(ctx context.Context, c *Context) (*contextSession,
 		return nil, fmt.Errorf("opening the build context: %w", err)
 	}
 	ctxFS, err := fsutil.NewFilterFS(base, &fsutil.FilterOpt{
-		ExcludePatterns: c.excludes,
+		ExcludePatterns: c.Excludes(),
 		Map: func(_ string, st *fstypes.Stat) fsutil.MapResult {
 			st.Uid, st.Gid = 0, 0
 			return fsutil.MapResultKeep
@@ -60,7 +62,7 @@ func (e *Engine) startSession(ctx context.Context, c *Context) (*contextSession,
 	if err != nil {
 		return nil, fmt.Errorf("filtering the build context: %w", err)
 	}
-	dfFS, err := fsutil.NewFS(filepath.Dir(c.dfPath))
+	dfFS, err := fsutil.NewFS(filepath.Dir(c.DockerfilePath()))
 	if err != nil {
 		return nil, fmt.Errorf("opening the Dockerfile's directory: %w", err)
 	}
@@ -83,5 +85,5 @@ func (e *Engine) startSession(ctx context.Context, c *Context) (*contextSession,
 		s.Close()
 		return nil, fmt.Errorf("opening a build session with the engine: %w", err)
 	}
-	return &contextSession{s: s, dockerfile: filepath.Base(c.dfPath)}, nil
+	return &contextSession{s: s, dockerfile: filepath.Base(c.DockerfilePath())}, nil
 }

@@ -1,4 +1,4 @@
-package build
+package dockerfile
 
 import (
 	"bytes"
@@ -48,26 +48,26 @@ type Dockerfile struct {
 	GlobalArgs []string
 	// Warnings holds what the parser accepted but flagged (empty continuation
 	// lines, duplicate stage names); the build goes on.
-	Warnings []DockerfileError
+	Warnings []Error
 
 	lines  []string      // the source, one entry a line, without line endings
 	header []lineRange   // parser directives and the global ARG instructions
 	ranges [][]lineRange // for each stage: its FROM and each instruction
 }
 
-// DockerfileError is a problem at a line of the Dockerfile.
-type DockerfileError struct {
+// Error is a problem at a line of the Dockerfile.
+type Error struct {
 	Line int // 1-based
 	Msg  string
 }
 
-func (e *DockerfileError) Error() string {
+func (e *Error) Error() string {
 	return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
 }
 
 type lineRange struct{ start, end int }
 
-// ParseOption changes how ParseDockerfile reads a Dockerfile.
+// ParseOption changes how Parse reads a Dockerfile.
 type ParseOption func(*parseOptions)
 
 type parseOptions struct {
@@ -87,10 +87,10 @@ var platformArgs = []string{
 	"TARGETPLATFORM", "TARGETOS", "TARGETOSVERSION", "TARGETARCH", "TARGETVARIANT", "TARGETSTAGE",
 }
 
-// ParseDockerfile reads a Dockerfile and resolves its stages the way
+// Parse reads a Dockerfile and resolves its stages the way
 // BuildKit's Dockerfile frontend does. Problems in the file are returned as a
-// *DockerfileError that names the line.
-func ParseDockerfile(r io.Reader, opts ...ParseOption) (*Dockerfile, error) {
+// *Error that names the line.
+func Parse(r io.Reader, opts ...ParseOption) (*Dockerfile, error) {
 	var o parseOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -112,7 +112,7 @@ func ParseDockerfile(r io.Reader, opts ...ParseOption) (*Dockerfile, error) {
 		return nil, locatedError(err)
 	}
 	if len(stages) == 0 {
-		return nil, &DockerfileError{Line: 1, Msg: "the Dockerfile has no FROM instruction"}
+		return nil, &Error{Line: 1, Msg: "the Dockerfile has no FROM instruction"}
 	}
 
 	d := &Dockerfile{lines: splitLines(data)}
@@ -121,7 +121,7 @@ func ParseDockerfile(r io.Reader, opts ...ParseOption) (*Dockerfile, error) {
 		if w.Location != nil {
 			line = w.Location.Start.Line
 		}
-		d.Warnings = append(d.Warnings, DockerfileError{Line: line, Msg: w.Short})
+		d.Warnings = append(d.Warnings, Error{Line: line, Msg: w.Short})
 	}
 	directives, _ := (&parser.DirectiveParser{}).ParseAll(data)
 	for _, dir := range directives {
@@ -134,7 +134,7 @@ func ParseDockerfile(r io.Reader, opts ...ParseOption) (*Dockerfile, error) {
 		for _, kv := range a.Args {
 			d.GlobalArgs = appendUnique(d.GlobalArgs, kv.Key)
 			if err := env.declare(kv, res.EscapeToken); err != nil {
-				return nil, &DockerfileError{Line: toLineRange(a.Location()).start, Msg: err.Error()}
+				return nil, &Error{Line: toLineRange(a.Location()).start, Msg: err.Error()}
 			}
 		}
 	}
@@ -157,10 +157,10 @@ func ParseDockerfile(r io.Reader, opts ...ParseOption) (*Dockerfile, error) {
 		}
 		base, _, err := lex.ProcessWord(st.BaseName, env)
 		if err != nil {
-			return nil, &DockerfileError{Line: s.Line, Msg: fmt.Sprintf("expanding FROM %s: %v", st.BaseName, err)}
+			return nil, &Error{Line: s.Line, Msg: fmt.Sprintf("expanding FROM %s: %v", st.BaseName, err)}
 		}
 		if base == "" {
-			return nil, &DockerfileError{Line: s.Line, Msg: fmt.Sprintf("FROM %s: the base name is blank after expanding its variables", st.BaseName)}
+			return nil, &Error{Line: s.Line, Msg: fmt.Sprintf("FROM %s: the base name is blank after expanding its variables", st.BaseName)}
 		}
 		s.Base = base
 		d.Stages = append(d.Stages, s)
@@ -174,7 +174,7 @@ func ParseDockerfile(r io.Reader, opts ...ParseOption) (*Dockerfile, error) {
 		}
 		for _, prev := range d.Stages[:i] {
 			if prev.Name == s.Name {
-				d.Warnings = append(d.Warnings, DockerfileError{Line: s.Line, Msg: fmt.Sprintf("stage name %q is also used at line %d: references mean the last stage with that name", s.Name, prev.Line)})
+				d.Warnings = append(d.Warnings, Error{Line: s.Line, Msg: fmt.Sprintf("stage name %q is also used at line %d: references mean the last stage with that name", s.Name, prev.Line)})
 				break
 			}
 		}
@@ -206,11 +206,11 @@ func (d *Dockerfile) resolveParent(i int) error {
 			continue
 		}
 		if j < i {
-			return &DockerfileError{Line: s.Line, Msg: fmt.Sprintf("FROM %s: BuildKit matches stage names in FROM exactly and image names must be lower-case: write FROM %s to use stage %s", s.Base, other.Name, other.Name)}
+			return &Error{Line: s.Line, Msg: fmt.Sprintf("FROM %s: BuildKit matches stage names in FROM exactly and image names must be lower-case: write FROM %s to use stage %s", s.Base, other.Name, other.Name)}
 		}
 		// BuildKit resolves FROM against earlier stages only: this is the
 		// image of that name, which is legal but easy to misread.
-		d.Warnings = append(d.Warnings, DockerfileError{Line: s.Line, Msg: fmt.Sprintf("FROM %s names the image %s, not stage %s defined later at line %d: a stage can only build on a stage defined before it", s.Base, s.Base, other.Name, other.Line)})
+		d.Warnings = append(d.Warnings, Error{Line: s.Line, Msg: fmt.Sprintf("FROM %s names the image %s, not stage %s defined later at line %d: a stage can only build on a stage defined before it", s.Base, s.Base, other.Name, other.Line)})
 		return nil
 	}
 	return nil
@@ -230,7 +230,7 @@ func (d *Dockerfile) resolveCopies(i int, cmds []instructions.Command, escape ru
 			}
 			flag := "COPY --from=" + c.From
 			if expanded, _, err := noEnv.ProcessWord(c.From, shell.EnvsFromSlice(nil)); err != nil || expanded != c.From {
-				return &DockerfileError{Line: line, Msg: flag + ": variable expansion is not supported for --from; define a stage with FROM using a global ARG and copy from that stage"}
+				return &Error{Line: line, Msg: flag + ": variable expansion is not supported for --from; define a stage with FROM using a global ARG and copy from that stage"}
 			}
 			j, err := d.resolveFrom(i, line, flag, c.From, true)
 			if err != nil {
@@ -265,10 +265,10 @@ func (d *Dockerfile) resolveFrom(i, line int, flag, ref string, indexOK bool) (i
 	j := -1
 	if n, err := strconv.Atoi(ref); err == nil {
 		if !indexOK {
-			return -1, &DockerfileError{Line: line, Msg: fmt.Sprintf("%s: BuildKit does not resolve stage numbers in --mount (it would pull an image named %q); name the stage with FROM ... AS <name> and use from=<name>", flag, ref)}
+			return -1, &Error{Line: line, Msg: fmt.Sprintf("%s: BuildKit does not resolve stage numbers in --mount (it would pull an image named %q); name the stage with FROM ... AS <name> and use from=<name>", flag, ref)}
 		}
 		if n < 0 || n >= len(d.Stages) {
-			return -1, &DockerfileError{Line: line, Msg: fmt.Sprintf("%s: there is no stage %d; stages are numbered 0 to %d", flag, n, len(d.Stages)-1)}
+			return -1, &Error{Line: line, Msg: fmt.Sprintf("%s: there is no stage %d; stages are numbered 0 to %d", flag, n, len(d.Stages)-1)}
 		}
 		j = n
 	} else {
@@ -281,7 +281,7 @@ func (d *Dockerfile) resolveFrom(i, line int, flag, ref string, indexOK bool) (i
 	}
 	switch {
 	case j == i:
-		return -1, &DockerfileError{Line: line, Msg: fmt.Sprintf("%s: a stage cannot read files from itself", flag)}
+		return -1, &Error{Line: line, Msg: fmt.Sprintf("%s: a stage cannot read files from itself", flag)}
 	case j >= 0:
 		// A later stage is fine as long as there is no cycle, which BuildKit
 		// reports itself.
@@ -292,7 +292,7 @@ func (d *Dockerfile) resolveFrom(i, line int, flag, ref string, indexOK bool) (i
 	// otherwise fail late with "pull access denied".
 	if !strings.ContainsAny(ref, ":/@") {
 		if match, ok := suggest.Search(ref, d.names(i), false); ok {
-			return -1, &DockerfileError{Line: line, Msg: fmt.Sprintf("%s: unknown stage %q (did you mean %s?); to read from an image, give it a tag, such as %s:latest", flag, ref, match, ref)}
+			return -1, &Error{Line: line, Msg: fmt.Sprintf("%s: unknown stage %q (did you mean %s?); to read from an image, give it a tag, such as %s:latest", flag, ref, match, ref)}
 		}
 	}
 	return -1, nil
@@ -423,7 +423,7 @@ func (d *Dockerfile) Source(s *Stage) string {
 	return b.String()
 }
 
-// locatedError turns a BuildKit parse error into a *DockerfileError at the
+// locatedError turns a BuildKit parse error into a *Error at the
 // innermost line BuildKit recorded.
 func locatedError(err error) error {
 	line := 1
@@ -432,9 +432,9 @@ func locatedError(err error) error {
 		if len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
 			line = max(le.Locations[0][0].Start.Line, 1)
 		}
-		return &DockerfileError{Line: line, Msg: le.Error()}
+		return &Error{Line: line, Msg: le.Error()}
 	}
-	return &DockerfileError{Line: line, Msg: err.Error()}
+	return &Error{Line: line, Msg: err.Error()}
 }
 
 func toLineRange(loc []parser.Range) lineRange {

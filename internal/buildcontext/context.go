@@ -1,4 +1,4 @@
-package build
+package buildcontext
 
 import (
 	"archive/tar"
@@ -82,14 +82,14 @@ var errOutsideContext = errors.New("symbolic link points outside the build conte
 // maxSymlinks bounds the links followed in one path, as Linux does.
 const maxSymlinks = 40
 
-// OpenContext opens the context directory dir for a build with the Dockerfile
+// Open opens the context directory dir for a build with the Dockerfile
 // at dockerfile (default <dir>/Dockerfile; a relative path is relative to the
 // working directory, as with docker build --file). The ignore file is
 // <Dockerfile>.dockerignore next to the Dockerfile when it exists, as in
 // BuildKit, else <dir>/.dockerignore. Every file the build would send is
 // checked to be readable, so that an unreadable file fails here, with its
 // name, and not as a silently truncated context.
-func OpenContext(dir, dockerfile string) (*Context, error) {
+func Open(dir, dockerfile string) (*Context, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening build context: %w", err)
@@ -761,3 +761,10 @@ func (d *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
 	d.off += n
 	return slices.Clone(rest[:n]), nil
 }
+
+// Excludes are the ignore patterns the context applies, as the session's
+// filter takes them.
+func (c *Context) Excludes() []string { return slices.Clone(c.excludes) }
+
+// DockerfilePath is the Dockerfile's absolute path.
+func (c *Context) DockerfilePath() string { return c.dfPath }

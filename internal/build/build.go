@@ -1,0 +1,74 @@
+package build
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/org/ms-build-action/internal/buildcontext"
+)
+
+// Spec describes one BuildKit build of one target.
+type Spec struct {
+	Context     *buildcontext.Context
+	Target      string // stage name; "" for the last stage
+	Tags        []string
+	BuildArgs   map[string]string
+	Labels      map[string]string
+	Network     string // "", default, host or none
+	CacheFrom   []string
+	InlineCache bool // write cache metadata into the image, for a later cache-from
+}
+
+// Image is a built image in the builder's store.
+type Image struct {
+	ID   string // config digest
+	Size int64  // uncompressed, as the builder counts it
+}
+
+// Auth is a registry login, handed to the builder per request and never
+// written to a file.
+type Auth struct {
+	Host, Username, Password string
+}
+
+// Pushed is what a push reports.
+type Pushed struct {
+	Digest string // manifest digest
+	Size   int64  // manifest length
+}
+
+// Step is one BuildKit vertex: a Dockerfile instruction or an internal step
+// (loading the Dockerfile, exporting the image).
+type Step struct {
+	Name      string // as BuildKit names it: "[build 3/4] RUN dotnet publish"
+	Cached    bool
+	Started   time.Time
+	Completed time.Time
+	Err       string
+	Log       []byte // what the step printed (the tail, when it printed a lot)
+}
+
+// Duration is how long the step ran.
+func (s Step) Duration() time.Duration {
+	if s.Started.IsZero() || s.Completed.IsZero() {
+		return 0
+	}
+	return s.Completed.Sub(s.Started)
+}
+
+// Progress is told about steps as the build goes.
+type Progress interface {
+	// StepStarted is called once, when a step that is not cached starts.
+	StepStarted(s Step)
+	// StepDone is called once per step, when it completes, is found in the
+	// cache or fails.
+	StepDone(s Step)
+}
+
+// StepError is a build failure in a step.
+type StepError struct {
+	Step string // the step's name
+	Msg  string // what the builder said
+}
+
+func (e *StepError) Error() string { return fmt.Sprintf("step %s failed: %s", e.Step, e.Msg) }
