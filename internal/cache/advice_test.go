@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/org/ms-build-action/internal/dockerfile"
 	"github.com/org/ms-build-action/internal/cache"
+	"github.com/org/ms-build-action/internal/dockerfile"
 )
 
 // TestAdvice proves every ecosystem has its own cache-friendly form, that

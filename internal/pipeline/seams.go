@@ -1,0 +1,57 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/registry"
+)
+
+// Builder builds images and moves them between its own store and
+// registries. The Docker engine is one (internal/build/docker).
+//
+// Errors of Push and Pull wrap registry.ErrAuthExpired or
+// registry.ErrUnavailable where the registry's answer says so; a failing
+// Dockerfile step is a *build.StepError.
+type Builder interface {
+	// Check makes sure the builder answers, saying where it was looked for.
+	Check(ctx context.Context) error
+	// Platform is the builder's os/arch, which keys caches.
+	Platform(ctx context.Context) (string, error)
+	// ResolveBase says what a base image reference stands for now: an image
+	// id or a manifest digest. auth is used only for its own host.
+	ResolveBase(ctx context.Context, ref string, auth build.Auth) (string, error)
+	// Build builds one target and keeps it in the builder's store.
+	Build(ctx context.Context, spec build.Spec, p build.Progress) (build.Image, error)
+	// Push pushes a built image to ref (host/repository:tag).
+	Push(ctx context.Context, imageID, ref string, auth build.Auth) (build.Pushed, error)
+	// Pull fetches ref into the builder's store, as a cache source.
+	Pull(ctx context.Context, ref string, auth build.Auth) error
+	// Name gives a built image another name in the builder's store.
+	Name(ctx context.Context, imageID, ref string) error
+}
+
+// Publisher is the repository a run publishes to. ECR is one
+// (internal/ecr); a plain OCI registry serves the dry run.
+//
+// ref arguments are a tag or a digest ("sha256:..."). Errors wrap
+// registry.ErrNotFound when no image has ref, and
+// registry.ErrRepositoryMissing when the repository is missing and may not
+// be created.
+type Publisher interface {
+	// Login returns credentials for the registry (a new token each call).
+	Login(ctx context.Context) (registry.Login, error)
+	// Repository finds the repository, creating it when create is true.
+	Repository(ctx context.Context, create bool) (registry.Repository, error)
+	// Expire sets the repository's rule that expires the run's own tags.
+	Expire(ctx context.Context, e registry.Expiry) error
+	// Describe returns what the registry reports of an image.
+	Describe(ctx context.Context, ref string) (registry.Image, error)
+	// Manifest returns a manifest's exact bytes.
+	Manifest(ctx context.Context, ref string) (registry.Manifest, error)
+	// Put stores a manifest under a tag: no blob moves. A tag that already
+	// points at the manifest is left as it is (immutable repositories).
+	Put(ctx context.Context, tag string, m registry.Manifest) error
+	// Untag removes a tag; an image left without tags goes with it.
+	Untag(ctx context.Context, tag string) error
+}
