@@ -139,50 +139,138 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 		return fmt.Errorf("setting up the Docker client (DOCKER_HOST=%q): %w", getenv("DOCKER_HOST"), err)
 	}
 	defer dc.Close()
-
 	var engineOpts []docker.EngineOption
 	if getenv("MSB_CONTEXT") == "tar" {
 		engineOpts = append(engineOpts, docker.WithTarContext())
 	}
-	p := &pipeline.Pipeline{
-		Engine: docker.NewEngine(dc, engineOpts...),
-		Report: rep,
-		CI:     ci,
-		Now:    time.Now,
+	engine := docker.NewEngine(dc, engineOpts...)
+
+	p := &pipeline.Pipeline{Builder: engine, Log: logTo{rep}, Now: time.Now}
+	if in.Push {
+		pub, closePub, err := publisher(ctx, in, rep)
+		if err != nil {
+			return err
+		}
+		defer closePub()
+		p.Publisher = pub
 	}
+	res, err := p.Run(ctx, runInput(in, ci))
+	if t := engine.ContextTransfer(); strings.HasPrefix(t, "tar (") {
+		rep.Annotate(action.Annotation{Level: action.Notice, Title: "build context",
+			Message: "the engine did not take a BuildKit session, so the whole context was sent as a tar, as every build will be: " + strings.TrimPrefix(t, "tar ") + ". Set MSB_CONTEXT=tar to skip the attempt."})
+	}
+	out := outputs(res)
+	if err != nil {
+		if len(out.Tags) > 0 {
+			// Some tags were attached: the outputs say exactly which.
+			_ = rep.Outputs(out)
+		}
+		return err
+	}
+	if err := rep.Outputs(out); err != nil {
+		return err
+	}
+	return rep.Summary(action.Summary{
+		Outputs:    out,
+		Repository: in.Repository,
+		Target:     res.Target,
+		BuildStage: res.BuildStage,
+		DryRun:     in.DryRun,
+		Pushed:     in.Push,
+		Timings:    timings(res.Timings),
+	})
+}
+
+// publisher connects to where the run pushes: ECR, or for a dry run an
+// embedded registry (started only now, after the inputs are checked).
+func publisher(ctx context.Context, in *action.Inputs, rep action.Reporter) (pipeline.Publisher, func(), error) {
 	if in.DryRun {
-		// The embedded endpoint and registry start when the run connects:
-		// after the inputs, the Dockerfile and the engine are checked.
-		var local *ecrlocal.Local
-		defer func() {
-			if local != nil {
-				local.Close()
-			}
-		}()
-		p.Registry = func(ctx context.Context) (*ecr.Registry, error) {
-			var err error
-			if local, err = ecrlocal.Start(ctx, ecrlocal.Config{Region: in.Region}); err != nil {
-				return nil, fmt.Errorf("starting the dry-run registry: %w", err)
-			}
-			rep.Infof("Dry run: pushing to an embedded registry at %s (no AWS account used)", local.Registry)
-			cfg := aws.Config{
-				Region:           in.Region,
-				Credentials:      credentials.NewStaticCredentialsProvider(local.AccessKeyID, local.SecretAccessKey, ""),
-				RetryMaxAttempts: ecrAttempts,
-			}
-			return ecr.New(awsecr.NewFromConfig(cfg, func(o *awsecr.Options) { o.BaseEndpoint = aws.String(local.Endpoint) }), ""), nil
+		local, err := ecrlocal.Start(ctx, ecrlocal.Config{Region: in.Region})
+		if err != nil {
+			return nil, nil, fmt.Errorf("starting the dry-run registry: %w", err)
 		}
-	} else {
-		p.Registry = func(ctx context.Context) (*ecr.Registry, error) {
-			cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(in.Region), config.WithRetryMaxAttempts(ecrAttempts))
-			if err != nil {
-				return nil, fmt.Errorf("loading AWS configuration: %w", err)
-			}
-			return ecr.New(awsecr.NewFromConfig(cfg), in.RegistryID), nil
+		rep.Infof("Dry run: pushing to an embedded registry at %s (no AWS account used)", local.Registry)
+		cfg := aws.Config{
+			Region:           in.Region,
+			Credentials:      credentials.NewStaticCredentialsProvider(local.AccessKeyID, local.SecretAccessKey, ""),
+			RetryMaxAttempts: ecrAttempts,
 		}
+		api := awsecr.NewFromConfig(cfg, func(o *awsecr.Options) { o.BaseEndpoint = aws.String(local.Endpoint) })
+		return ecr.New(api, "", in.Repository), func() { local.Close() }, nil
 	}
-	_, err = p.Run(ctx, in)
-	return err
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(in.Region), config.WithRetryMaxAttempts(ecrAttempts))
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	return ecr.New(awsecr.NewFromConfig(cfg), in.RegistryID, in.Repository), func() {}, nil
+}
+
+// runInput maps the front end's inputs and the CI's facts into the run's input.
+func runInput(in *action.Inputs, ci action.CI) pipeline.Input {
+	args := make(map[string]string, len(in.BuildArgs))
+	for _, a := range in.BuildArgs {
+		args[a.Key] = a.Value
+	}
+	return pipeline.Input{
+		Context:          in.Context,
+		File:             in.File,
+		Workspace:        ci.Workspace,
+		Target:           in.Target,
+		BuildStage:       in.BuildStage,
+		BuildArgs:        args,
+		Network:          in.Network,
+		Repository:       in.Repository,
+		Tags:             in.Tags,
+		Push:             in.Push,
+		CreateRepository: in.CreateRepository,
+		MaxImageSize:     in.MaxImageSize,
+		Cache:            in.Cache,
+		CacheKeyFiles:    in.CacheKeyFiles,
+		CacheSalt:        in.CacheSalt,
+		CacheRetention:   in.CacheRetention,
+		Commit:           pipeline.Commit{SHA: ci.SHA, Branch: ci.Branch, DefaultBranch: ci.DefaultBranch, SourceURL: ci.SourceURL},
+	}
+}
+
+// outputs are the step's outputs from the run's result.
+func outputs(r pipeline.Result) action.Outputs {
+	o := action.Outputs{
+		ImageURI:              r.ImageURI,
+		Digest:                r.Digest,
+		ImageID:               r.ImageID,
+		Tags:                  r.Tags,
+		ImageSizeBytes:        r.ImageSizeBytes,
+		UncompressedSizeBytes: r.UncompressedSizeBytes,
+		BuildStageSizeBytes:   r.BuildStageSizeBytes,
+		CacheKey:              r.CacheKey,
+		CacheHit:              r.CacheHit,
+		Skipped:               r.Skipped,
+	}
+	if r.Digest != "" {
+		o.ImageSize = action.FormatSize(r.ImageSizeBytes)
+	}
+	return o
+}
+
+func timings(ts []pipeline.Timing) []action.Timing {
+	out := make([]action.Timing, len(ts))
+	for i, t := range ts {
+		out[i] = action.Timing{Name: t.Name, Duration: t.Duration}
+	}
+	return out
+}
+
+// logTo is the run's log, written through the front end's reporter.
+type logTo struct{ rep action.Reporter }
+
+func (l logTo) Mask(secret string)               { l.rep.Mask(secret) }
+func (l logTo) Infof(format string, args ...any) { l.rep.Infof(format, args...) }
+func (l logTo) Section(title string, body []byte) {
+	l.rep.Section(title, body)
+}
+func (l logTo) Note(n pipeline.Note) {
+	level := map[pipeline.Level]action.Level{pipeline.Notice: action.Notice, pipeline.Warning: action.Warning, pipeline.Error: action.Error}[n.Level]
+	l.rep.Annotate(action.Annotation{Level: level, Title: n.Title, File: n.File, Line: n.Line, Message: n.Message})
 }
 
 // ecrAttempts is how many times an ECR call is tried: throttling and server

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/org/ms-build-action/internal/pipeline"
 )
 
 // Spec describes one input. Its name is the same in action.yml, the GitLab
@@ -67,13 +69,9 @@ type BuildArg struct {
 }
 
 // InputError reports an input that cannot be used. Its message names the
-// input and says what is accepted.
-type InputError struct {
-	Input string
-	Msg   string
-}
-
-func (e *InputError) Error() string { return "input " + e.Input + ": " + e.Msg }
+// input and says what is accepted. It is the run's own type: the front end
+// and the run report bad input the same way.
+type InputError = pipeline.InputError
 
 func inputErr(name, format string, args ...any) error {
 	return &InputError{Input: name, Msg: fmt.Sprintf(format, args...)}

@@ -3,7 +3,6 @@ package cache
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"strings"
 )
 
@@ -97,14 +96,8 @@ func sanitizeTagPart(s string) string {
 	return b.String()
 }
 
-// LifecyclePolicy is the lifecycle policy set on a repository ms-build
-// creates: it expires build caches and skip records after days. Both are
-// tags on images no release tag points at (build stages, and records), so
-// the policy never expires a released image: ECR expires whole images, not
-// single tags.
-func LifecyclePolicy(days int) string {
-	return fmt.Sprintf(`{"rules":[`+
-		`{"rulePriority":1,"description":"ms-build: expire build caches after %[1]d days","selection":{"tagStatus":"tagged","tagPatternList":["%[2]s*"],"countType":"sinceImagePushed","countUnit":"days","countNumber":%[1]d},"action":{"type":"expire"}},`+
-		`{"rulePriority":2,"description":"ms-build: expire skip records after %[1]d days","selection":{"tagStatus":"tagged","tagPatternList":["%[3]s*"],"countType":"sinceImagePushed","countUnit":"days","countNumber":%[1]d},"action":{"type":"expire"}}`+
-		`]}`, days, CacheTagPrefix, SkipTagPrefix)
-}
+// ExpiringTagPrefixes start the tags a repository ms-build creates expires:
+// build caches and skip records. Both are tags on images no release tag
+// points at (build stages, and records), so expiring them never expires a
+// released image: registries expire whole images, not single tags.
+var ExpiringTagPrefixes = []string{CacheTagPrefix, SkipTagPrefix}

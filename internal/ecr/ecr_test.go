@@ -12,6 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/registry"
 )
 
 // fake answers the calls a test scripts; any other call panics (the
@@ -65,12 +68,12 @@ func TestLogin(t *testing.T) {
 			t.Parallel()
 			r := New(&fake{auth: func(*ecr.GetAuthorizationTokenInput) (*ecr.GetAuthorizationTokenOutput, error) {
 				return token("AWS:s3cr3t-password"), nil
-			}}, tc.registryID)
+			}}, tc.registryID, "team/app")
 			got, err := r.Login(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := Auth{Host: tc.host, Username: "AWS", Password: "s3cr3t-password", ExpiresAt: time.Unix(1700000000, 0)}
+			want := registry.Login{Auth: build.Auth{Host: tc.host, Username: "AWS", Password: "s3cr3t-password"}, ExpiresAt: time.Unix(1700000000, 0)}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Login() (-want +got):\n%s", diff)
 			}
@@ -83,7 +86,7 @@ func TestLoginBadTokenKeepsSecret(t *testing.T) {
 	for _, tok := range []string{"no-colon-s3cr3t", "AWS:"} {
 		r := New(&fake{auth: func(*ecr.GetAuthorizationTokenInput) (*ecr.GetAuthorizationTokenOutput, error) {
 			return token(tok), nil
-		}}, "")
+		}}, "", "team/app")
 		_, err := r.Login(t.Context())
 		if err == nil || strings.Contains(err.Error(), "s3cr3t") {
 			t.Errorf("Login() with token %q: error = %v, want one without the token", tok, err)
@@ -100,10 +103,10 @@ func TestEnsureRepository(t *testing.T) {
 		t.Parallel()
 		r := New(&fake{describe: func(*ecr.DescribeRepositoriesInput) (*ecr.DescribeRepositoriesOutput, error) {
 			return &ecr.DescribeRepositoriesOutput{Repositories: []types.Repository{{ImageTagMutability: types.ImageTagMutabilityImmutable}}}, nil
-		}}, "")
-		got, err := r.EnsureRepository(t.Context(), "team/app", false)
-		if err != nil || got != (Repository{Name: "team/app", Immutable: true}) {
-			t.Errorf("EnsureRepository() = %+v, %v", got, err)
+		}}, "", "team/app")
+		got, err := r.Repository(t.Context(), false)
+		if err != nil || got != (registry.Repository{Immutable: true}) {
+			t.Errorf("Repository() = %+v, %v", got, err)
 		}
 	})
 	t.Run("created with scan on push", func(t *testing.T) {
@@ -112,10 +115,10 @@ func TestEnsureRepository(t *testing.T) {
 		r := New(&fake{describe: notFound, create: func(i *ecr.CreateRepositoryInput) (*ecr.CreateRepositoryOutput, error) {
 			in = i
 			return &ecr.CreateRepositoryOutput{Repository: &types.Repository{ImageTagMutability: types.ImageTagMutabilityMutable}}, nil
-		}}, "")
-		got, err := r.EnsureRepository(t.Context(), "team/app", true)
+		}}, "", "team/app")
+		got, err := r.Repository(t.Context(), true)
 		if err != nil || !got.Created {
-			t.Fatalf("EnsureRepository() = %+v, %v; want created", got, err)
+			t.Fatalf("Repository() = %+v, %v; want created", got, err)
 		}
 		if !in.ImageScanningConfiguration.ScanOnPush {
 			t.Error("repository created without scan on push")
@@ -123,9 +126,9 @@ func TestEnsureRepository(t *testing.T) {
 	})
 	t.Run("missing and not to be created", func(t *testing.T) {
 		t.Parallel()
-		r := New(&fake{describe: notFound}, "")
-		_, err := r.EnsureRepository(t.Context(), "team/app", false)
-		if !errors.Is(err, ErrRepositoryMissing) || !strings.Contains(err.Error(), "create-repository is false: create it or set create-repository: true") {
+		r := New(&fake{describe: notFound}, "", "team/app")
+		_, err := r.Repository(t.Context(), false)
+		if !errors.Is(err, registry.ErrRepositoryMissing) || !strings.Contains(err.Error(), "create-repository is false: create it or set create-repository: true") {
 			t.Errorf("error = %v, want ErrRepositoryMissing saying what to do", err)
 		}
 	})
@@ -143,9 +146,9 @@ func TestEnsureRepository(t *testing.T) {
 			create: func(*ecr.CreateRepositoryInput) (*ecr.CreateRepositoryOutput, error) {
 				return nil, &types.RepositoryAlreadyExistsException{}
 			},
-		}, "")
-		if got, err := r.EnsureRepository(t.Context(), "team/app", true); err != nil || got.Created {
-			t.Errorf("EnsureRepository() = %+v, %v; want the existing repository", got, err)
+		}, "", "team/app")
+		if got, err := r.Repository(t.Context(), true); err != nil || got.Created {
+			t.Errorf("Repository() = %+v, %v; want the existing repository", got, err)
 		}
 	})
 }
@@ -153,40 +156,32 @@ func TestEnsureRepository(t *testing.T) {
 const manifest = `{"schemaVersion":2}`
 
 // digest of manifest
-var manifestDigest = digestOf([]byte(manifest))
+var manifestDigest = registry.Manifest{Body: []byte(manifest)}.Digest()
 
-func TestTagPartialFailure(t *testing.T) {
+// The tags attached before a failing one are the run's to report
+// (internal/pipeline's partial-tags test); here: an image that already has
+// the tag is no failure.
+func TestPutAlreadyThere(t *testing.T) {
 	t.Parallel()
-	var put []string
-	r := New(&fake{
-		get: func(*ecr.BatchGetImageInput) (*ecr.BatchGetImageOutput, error) {
-			return &ecr.BatchGetImageOutput{Images: []types.Image{{ImageManifest: aws.String(manifest), ImageManifestMediaType: aws.String("application/vnd.oci.image.manifest.v1+json")}}}, nil
-		},
-		put: func(in *ecr.PutImageInput) (*ecr.PutImageOutput, error) {
-			tag := aws.ToString(in.ImageTag)
-			put = append(put, tag)
-			switch tag {
-			case "same":
-				return nil, &types.ImageAlreadyExistsException{}
-			case "bad":
-				return nil, errors.New("throttled for good")
-			}
-			return &ecr.PutImageOutput{}, nil
-		},
-	}, "")
-	attached, err := r.Tag(t.Context(), "team/app", manifestDigest, []string{"v1", "same", "bad", "never"})
-	var te *TagError
-	if !errors.As(err, &te) || te.Tag != "bad" {
-		t.Fatalf("error = %v, want a *TagError for tag bad", err)
+	r := New(&fake{put: func(in *ecr.PutImageInput) (*ecr.PutImageOutput, error) {
+		return nil, &types.ImageAlreadyExistsException{}
+	}}, "", "team/app")
+	if err := r.Put(t.Context(), "same", registry.Manifest{Body: []byte(manifest), MediaType: "application/vnd.oci.image.manifest.v1+json"}); err != nil {
+		t.Errorf("Put() of a tag the image has = %v, want nil", err)
 	}
-	if diff := cmp.Diff([]string{"v1", "same"}, attached); diff != "" {
-		t.Errorf("attached (-want +got):\n%s", diff)
+}
+
+func TestLifecyclePolicy(t *testing.T) {
+	t.Parallel()
+	got, err := lifecyclePolicy(registry.Expiry{Prefixes: []string{"buildcache-", "msb-skip-"}, Days: 14})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if diff := cmp.Diff(attached, te.Attached); diff != "" {
-		t.Errorf("TagError.Attached (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff([]string{"v1", "same", "bad"}, put); diff != "" {
-		t.Errorf("PutImage calls (-want +got): no tag may be tried after a failure\n%s", diff)
+	want := `{"rules":[` +
+		`{"rulePriority":1,"description":"ms-build: expire buildcache-* after 14 days","selection":{"tagStatus":"tagged","tagPatternList":["buildcache-*"],"countType":"sinceImagePushed","countUnit":"days","countNumber":14},"action":{"type":"expire"}},` +
+		`{"rulePriority":2,"description":"ms-build: expire msb-skip-* after 14 days","selection":{"tagStatus":"tagged","tagPatternList":["msb-skip-*"],"countType":"sinceImagePushed","countUnit":"days","countNumber":14},"action":{"type":"expire"}}]}`
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lifecyclePolicy() (-want +got):\n%s", diff)
 	}
 }
 
@@ -206,8 +201,8 @@ func TestPutImmutable(t *testing.T) {
 				images: func(*ecr.DescribeImagesInput) (*ecr.DescribeImagesOutput, error) {
 					return &ecr.DescribeImagesOutput{ImageDetails: []types.ImageDetail{{ImageDigest: aws.String(tc.current)}}}, nil
 				},
-			}, "")
-			err := r.Put(t.Context(), "team/app", "v1", Manifest{Body: []byte(manifest), MediaType: "application/vnd.oci.image.manifest.v1+json"})
+			}, "", "team/app")
+			err := r.Put(t.Context(), "v1", registry.Manifest{Body: []byte(manifest), MediaType: "application/vnd.oci.image.manifest.v1+json"})
 			if got := err != nil; got != tc.wantErr {
 				t.Errorf("Put() error = %v, want error: %v", err, tc.wantErr)
 			}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/buildcontext"
+	registrykind "github.com/org/ms-build-action/internal/registry"
 )
 
 // Client is the part of the Docker Engine API client the build package uses.
@@ -203,8 +204,8 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (build.Image, error) {
 	return build.Image{ID: ii.ID, Size: ii.Size}, nil
 }
 
-// Tag gives an image another name in the engine's store.
-func (e *Engine) Tag(ctx context.Context, imageID, ref string) error {
+// Name gives an image another name in the engine's store.
+func (e *Engine) Name(ctx context.Context, imageID, ref string) error {
 	if err := e.c.ImageTag(ctx, imageID, ref); err != nil {
 		return fmt.Errorf("tagging %s as %s: %w", imageID, ref, err)
 	}
@@ -224,23 +225,55 @@ func encodeAuth(a build.Auth) (string, error) {
 	return registry.EncodeAuthConfig(registry.AuthConfig{Username: a.Username, Password: a.Password, ServerAddress: a.Host})
 }
 
-// Push pushes one reference and reads the stream to its end.
-func (e *Engine) Push(ctx context.Context, ref string, auth build.Auth) (build.Pushed, error) {
+// Push pushes a built image to ref: it names the image ref in the engine's
+// store for the push, and removes the name after it. It reads the stream to
+// its end; a failure the registry may get over wraps
+// registrykind.ErrUnavailable, a refused token registrykind.ErrAuthExpired.
+func (e *Engine) Push(ctx context.Context, imageID, ref string, auth build.Auth) (build.Pushed, error) {
 	enc, err := encodeAuth(auth)
 	if err != nil {
 		return build.Pushed{}, fmt.Errorf("encoding registry credentials: %w", err)
 	}
+	if err := e.Name(ctx, imageID, ref); err != nil {
+		return build.Pushed{}, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		defer cancel()
+		_ = e.Untag(cctx, ref)
+	}()
 	rc, err := e.c.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: enc})
 	if err != nil {
-		return build.Pushed{}, fmt.Errorf("pushing %s: %w", ref, err)
+		return build.Pushed{}, fmt.Errorf("pushing %s: %w", ref, classify(err))
 	}
 	defer rc.Close()
 	p, err := decodePush(rc)
 	if err != nil {
-		return build.Pushed{}, fmt.Errorf("pushing %s: %w", ref, err)
+		return build.Pushed{}, fmt.Errorf("pushing %s: %w", ref, classify(err))
 	}
 	return p, nil
 }
+
+// classify marks what the engine relayed from a registry: a token the
+// registry no longer takes, or a fault that may pass. The engine reports
+// both only as text in its stream.
+func classify(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "token has expired") {
+		return fmt.Errorf("%w: %w", registrykind.ErrAuthExpired, err)
+	}
+	for _, s := range transient {
+		if strings.Contains(msg, s) {
+			return fmt.Errorf("%w: %w", registrykind.ErrUnavailable, err)
+		}
+	}
+	return err
+}
+
+// transient are what the engine says of a registry or a network failing,
+// not refusing.
+var transient = []string{" 500 ", " 502 ", " 503 ", " 504 ", "Internal Server Error", "Service Unavailable", "Bad Gateway", "Gateway Timeout",
+	"connection reset", "broken pipe", "EOF", "i/o timeout", "connection refused", "TLS handshake timeout"}
 
 // ResolveBase says what a base image reference (a FROM line) stands for
 // now: the local image's id when the engine has it (BuildKit in the engine
@@ -275,11 +308,11 @@ func (e *Engine) Pull(ctx context.Context, ref string, auth build.Auth) error {
 	}
 	rc, err := e.c.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: enc})
 	if err != nil {
-		return fmt.Errorf("pulling %s: %w", ref, err)
+		return fmt.Errorf("pulling %s: %w", ref, classify(err))
 	}
 	defer rc.Close()
 	if _, err := decodeStatus(rc); err != nil {
-		return fmt.Errorf("pulling %s: %w", ref, err)
+		return fmt.Errorf("pulling %s: %w", ref, classify(err))
 	}
 	return nil
 }

@@ -1,0 +1,158 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/go-units"
+
+	"github.com/org/ms-build-action/internal/build"
+)
+
+// build builds the runtime target and the build stage as its own target
+// (kept in the builder and sized: this is where the cache attaches). After a
+// cache miss the build stage goes first: its push, the long pole of the run,
+// then starts at once, beside the runtime build. Otherwise the runtime
+// target goes first, and the build stage (all cached by then: only its
+// export is left) is built and sized beside the runtime image's publication.
+func (r *run) build(ctx context.Context) error {
+	base := build.Spec{Context: r.plan.bctx, BuildArgs: r.in.BuildArgs, Network: r.in.Network, InlineCache: r.in.Cache}
+	bs := r.plan.buildStage
+	stage := base
+	if bs != nil {
+		stage.Target = bs.Name
+		stage.Tags = []string{localName(r.in.Repository, "build-stage")}
+		stage.CacheFrom = r.buildCacheFrom
+	}
+	storeCache := bs != nil && r.in.Cache && r.in.Push && !r.cacheHit
+
+	if storeCache {
+		err := r.timed("build stage "+bs.Ref(), func() (err error) {
+			r.Log.Infof("Building build stage %s", bs.Ref())
+			r.buildImage, err = r.Builder.Build(ctx, stage, progress{r.Log})
+			return err
+		})
+		if err != nil {
+			r.annotateStep(err)
+			return fmt.Errorf("building stage %s: %w", bs.Ref(), err)
+		}
+		id := r.buildImage.ID
+		r.bg.start(ctx, func(ctx context.Context) { r.storeCache(ctx, id) })
+	}
+
+	rt := base
+	rt.Target = r.plan.target.Name // "" is the last stage, which may be unnamed
+	rt.Labels = r.commitLabels()
+	rt.Labels["org.opencontainers.image.created"] = r.Now().UTC().Format(time.RFC3339)
+	rt.Tags = []string{localName(r.in.Repository, "latest")}
+	rt.CacheFrom = append(append([]string(nil), r.buildCacheFrom...), r.runtimeFrom...)
+	err := r.timed("runtime stage "+r.plan.target.Ref(), func() (err error) {
+		r.Log.Infof("Building runtime stage %s", r.plan.target.Ref())
+		r.image, err = r.Builder.Build(ctx, rt, progress{r.Log})
+		return err
+	})
+	if err != nil {
+		r.annotateStep(err)
+		return fmt.Errorf("building target %s: %w", r.plan.target.Ref(), err)
+	}
+	r.Log.Infof("Built %s (%s uncompressed)", r.image.ID, units.HumanSize(float64(r.image.Size)))
+
+	if bs != nil && !storeCache {
+		// Its steps are all cached now: only its export is left, which runs
+		// beside the runtime image's push.
+		r.bg.start(ctx, func(ctx context.Context) { r.sizeBuildStage(ctx, stage) })
+	}
+	return nil
+}
+
+// sizeBuildStage builds the (cached) build stage to learn its size, and
+// after a cache hit points the branch's cache at the key's.
+func (r *run) sizeBuildStage(ctx context.Context, stage build.Spec) {
+	t := r.Now()
+	img, err := r.Builder.Build(ctx, stage, quiet{})
+	if err != nil {
+		// A failing step fails the runtime stage's build too, which reports it.
+		var se *build.StepError
+		if ctx.Err() == nil && !errors.As(err, &se) {
+			r.warn("sizing the build stage %s: %v", r.plan.buildStage.Ref(), err)
+		}
+		return
+	}
+	r.bg.buildStageSize = img.Size
+	r.bg.timings = append(r.bg.timings, Timing{Name: "build stage " + r.plan.buildStage.Ref() + " (beside the push)", Duration: r.Now().Sub(t)})
+	if r.cacheHit && r.in.Push {
+		r.pointBranchCache(ctx)
+	}
+}
+
+// localName is the name an image gets in the builder's store.
+func localName(repo, tag string) string { return "ms-build/" + repo + ":" + tag }
+
+// background runs work beside the rest of the run. Run waits for it before
+// it reports, and cancels it when the run failed. Its fields are written by
+// the work and read only after stop.
+type background struct {
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+
+	buildStageSize int64
+	timings        []Timing
+}
+
+func (b *background) start(ctx context.Context, f func(ctx context.Context)) {
+	if b.cancel == nil {
+		ctx, b.cancel = context.WithCancel(ctx)
+	}
+	b.wg.Go(func() { f(ctx) })
+}
+
+// stop waits for the work, cancelling it first when the run failed.
+func (b *background) stop(failed bool) {
+	if b.cancel == nil {
+		return
+	}
+	if failed {
+		b.cancel()
+	}
+	b.wg.Wait()
+	b.cancel()
+}
+
+// progress shows the build's steps: a line when one starts, a folded section
+// with its output when it ends. BuildKit's own bookkeeping (loading the
+// context and the Dockerfile) is shown only when it fails.
+type progress struct{ log Log }
+
+func internal(s build.Step) bool {
+	return strings.HasPrefix(s.Name, "[internal]") || s.Name == "copy /context /"
+}
+
+func (p progress) StepStarted(s build.Step) {
+	if !internal(s) {
+		p.log.Infof("Running %s", s.Name)
+	}
+}
+
+func (p progress) StepDone(s build.Step) {
+	switch {
+	case s.Err != "":
+		p.log.Section(fmt.Sprintf("FAILED %s", s.Name), append(s.Log, []byte("\n"+s.Err)...))
+	case internal(s):
+	case s.Cached:
+		p.log.Infof("CACHED %s", s.Name)
+	case len(s.Log) == 0:
+		p.log.Infof("DONE %s (%.1fs)", s.Name, s.Duration().Seconds())
+	default:
+		p.log.Section(fmt.Sprintf("DONE %s (%.1fs)", s.Name, s.Duration().Seconds()), s.Log)
+	}
+}
+
+// quiet shows nothing: for a build whose steps another build shows.
+type quiet struct{}
+
+func (quiet) StepStarted(build.Step) {}
+func (quiet) StepDone(build.Step)    {}

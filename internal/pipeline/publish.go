@@ -1,0 +1,380 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/go-units"
+
+	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/cache"
+	"github.com/org/ms-build-action/internal/registry"
+)
+
+// repo is the repository the run pushes to.
+type repo struct {
+	ref       string // host/name
+	immutable bool
+}
+
+// connect logs in to the registry and makes sure the repository exists,
+// before the build, so that a run that cannot push fails before it builds.
+func (r *run) connect(ctx context.Context) error {
+	r.creds = creds{pub: r.Publisher, log: r.Log, now: r.Now}
+	login, err := r.creds.login(ctx)
+	if err != nil {
+		return err
+	}
+	rp, err := r.Publisher.Repository(ctx, r.in.CreateRepository)
+	if err != nil {
+		return err
+	}
+	r.repo = repo{ref: login.Host + "/" + r.in.Repository, immutable: rp.Immutable}
+	if rp.Created {
+		r.Log.Infof("Created repository %s (scan on push)", r.in.Repository)
+		e := registry.Expiry{Prefixes: cache.ExpiringTagPrefixes, Days: r.in.CacheRetention}
+		if err := r.Publisher.Expire(ctx, e); err != nil {
+			r.warn("the lifecycle policy that expires build caches was not set: %v", err)
+		} else {
+			r.Log.Infof("Set its lifecycle policy: build caches and skip records expire after %d days; release tags are never touched", r.in.CacheRetention)
+		}
+	}
+	return nil
+}
+
+// creds holds the registry login and logs in again before it runs out. It is
+// shared by the run and its background work.
+type creds struct {
+	pub Publisher
+	log Log
+	now func() time.Time
+
+	mu  sync.Mutex
+	cur registry.Login
+}
+
+// tokenMargin is how long a registry password must still be valid for a push
+// to start with it; a run that outlives its token logs in again.
+const tokenMargin = 15 * time.Minute
+
+func (c *creds) login(ctx context.Context) (registry.Login, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.loginLocked(ctx)
+}
+
+// loginLocked gets a password and masks it before anything can print it.
+func (c *creds) loginLocked(ctx context.Context) (registry.Login, error) {
+	l, err := c.pub.Login(ctx)
+	if err != nil {
+		return registry.Login{}, err
+	}
+	if l.Password != "" {
+		c.log.Mask(l.Password)
+	}
+	c.cur = l
+	return l, nil
+}
+
+// fresh returns a login that stays valid for tokenMargin, logging in again
+// when the current one does not.
+func (c *creds) fresh(ctx context.Context) (build.Auth, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if exp := c.cur.ExpiresAt; !exp.IsZero() && c.now().Add(tokenMargin).After(exp) {
+		c.log.Infof("Registry token expires at %s: logging in again", exp.Format(time.RFC3339))
+		if _, err := c.loginLocked(ctx); err != nil {
+			return build.Auth{}, err
+		}
+	}
+	return c.cur.Auth, nil
+}
+
+// expire marks the current login as spent: the registry refused it.
+func (c *creds) expire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cur.ExpiresAt = c.now()
+}
+
+// current is the login as it is, for a lookup that needs no fresh token.
+func (c *creds) current() build.Auth {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur.Auth
+}
+
+// pushTries is how many times a push is tried when it fails on a fault that
+// may pass: the builder retries each layer itself, but not the manifest.
+const pushTries = 4
+
+// push pushes a built image to the repository under tag, logging in again
+// when the registry says the token expired and trying again after a fault
+// that may pass, with a growing pause.
+func (r *run) push(ctx context.Context, imageID, tag string) (build.Pushed, error) {
+	ref := r.repo.ref + ":" + tag
+	var err error
+	for try := 1; ; try++ {
+		var auth build.Auth
+		if auth, err = r.creds.fresh(ctx); err != nil {
+			return build.Pushed{}, err
+		}
+		var p build.Pushed
+		if p, err = r.Builder.Push(ctx, imageID, ref, auth); err == nil {
+			return p, nil
+		}
+		if ctx.Err() != nil {
+			return build.Pushed{}, err
+		}
+		switch {
+		case errors.Is(err, registry.ErrAuthExpired):
+			r.creds.expire()
+		case !errors.Is(err, registry.ErrUnavailable):
+			return build.Pushed{}, err
+		}
+		if try == pushTries {
+			return build.Pushed{}, fmt.Errorf("%w: the registry %s keeps failing; check its status and the network, then run again", err, hostOf(r.repo.ref))
+		}
+		r.Log.Infof("Push of %s failed (%v): trying again (%d of %d)", ref, err, try+1, pushTries)
+		if err := r.pause(ctx, try); err != nil {
+			return build.Pushed{}, err
+		}
+	}
+}
+
+func (r *run) pause(ctx context.Context, try int) error {
+	if r.Pause != nil {
+		return r.Pause(ctx, try)
+	}
+	select {
+	case <-time.After(time.Duration(1<<(try-1)) * time.Second):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func hostOf(ref string) string {
+	host, _, _ := strings.Cut(ref, "/")
+	return host
+}
+
+// skipKey hashes everything that decides the image. A base image that
+// cannot be resolved turns the skip check off for this run (the build goes
+// on): an unresolved base could have moved.
+func (r *run) skipKey(ctx context.Context) error {
+	if !r.in.Cache {
+		return nil
+	}
+	bases := map[string]string{}
+	for _, s := range closure(r.plan.df, r.plan.target) {
+		if s.Parent >= 0 || s.Base == "scratch" || bases[s.Base] != "" {
+			continue
+		}
+		id, err := r.Builder.ResolveBase(ctx, s.Base, r.creds.current())
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			r.Log.Note(Note{Level: Notice, Title: "skip check off", Message: fmt.Sprintf("%v: building without looking for an identical image", err)})
+			return nil
+		}
+		bases[s.Base] = id
+	}
+	return r.timed("skip key", func() error {
+		key, err := cache.SkipKey(ctx, cache.SkipInput{
+			FS:         r.plan.bctx.FS(),
+			Dockerfile: r.plan.bctx.Dockerfile(),
+			BuildArgs:  r.in.BuildArgs,
+			Target:     r.plan.target.Ref(),
+			Platform:   r.plan.platform,
+			Labels:     r.commitLabels(),
+			Bases:      bases,
+			Salt:       r.in.CacheSalt,
+		})
+		r.skipK = key
+		return err
+	})
+}
+
+// pushedImage is the runtime image as the registry has it.
+type pushedImage struct {
+	digest   string
+	size     int64
+	imageID  string // the config digest, when read from the manifest
+	manifest registry.Manifest
+}
+
+// skip looks for the record of an image built from the same inputs. When
+// there is one, it attaches the requested tags to that image: nothing is
+// built or pushed.
+func (r *run) skip(ctx context.Context) (bool, error) {
+	if r.skipK == "" {
+		return false, nil
+	}
+	rec, err := r.Publisher.Manifest(ctx, cache.SkipTag(r.skipK))
+	if err != nil {
+		if !errors.Is(err, registry.ErrNotFound) && ctx.Err() == nil {
+			r.warn("looking for an identical image: %v: building", err)
+		}
+		return false, ctx.Err()
+	}
+	digest, key, err := cache.ReadRecord(rec.Body)
+	if err != nil || key != r.skipK {
+		return false, nil
+	}
+	img, err := r.lookup(ctx, digest)
+	if err != nil {
+		// The image the record marks is gone: build it again.
+		return false, ctx.Err()
+	}
+	r.Log.Infof("Skipping the build: %s@%s was built from identical inputs (skip key %s)", r.repo.ref, digest, r.skipK[:16])
+	r.skipped = true
+	r.pushed = img
+	if err := r.checkSize(); err != nil {
+		return true, err
+	}
+	if err := r.attach(ctx); err != nil {
+		return true, err
+	}
+	if tag := r.runtimeCacheTag(); tag != "" {
+		if err := r.Publisher.Put(ctx, tag, rec); err != nil {
+			r.warn("updating the branch's runtime cache %s: %v", tag, err)
+		}
+	}
+	return true, nil
+}
+
+// lookup reads what the registry has of an image: its size and manifest.
+func (r *run) lookup(ctx context.Context, digest string) (pushedImage, error) {
+	img, err := r.Publisher.Describe(ctx, digest)
+	if err != nil {
+		return pushedImage{}, err
+	}
+	m, err := r.Publisher.Manifest(ctx, digest)
+	if err != nil {
+		return pushedImage{}, err
+	}
+	p := pushedImage{digest: img.Digest, size: img.SizeBytes, manifest: m}
+	if id, err := cache.ConfigDigest(m.Body); err == nil {
+		p.imageID = id
+	}
+	return p, nil
+}
+
+// stagingPrefix starts the one tag the runtime image is pushed under; the
+// requested tags are attached only once the pushed image has been checked.
+const stagingPrefix = "msb-staging-"
+
+// publish pushes the runtime image once, under a staging tag, checks it,
+// then attaches the requested tags, so that no requested tag ever points at
+// an image that failed a check, and records it for later runs.
+func (r *run) publish(ctx context.Context) error {
+	staging := stagingPrefix + strings.TrimPrefix(r.image.ID, "sha256:")[:16]
+	ref := r.repo.ref + ":" + staging
+	t := r.Now()
+	r.Log.Infof("Pushing %s", ref)
+	pushed, err := r.push(ctx, r.image.ID, staging)
+	if err != nil {
+		return err
+	}
+	// The staging tag only carries the push: once the requested tags are
+	// attached, or a check failed, it goes (with the image, when no requested
+	// tag holds it). No lifecycle rule may expire it: on a released image it
+	// would expire the release tags too.
+	defer func() {
+		cctx, cancel := cleanup(ctx)
+		defer cancel()
+		if err := r.Publisher.Untag(cctx, staging); err != nil {
+			r.warn("%v", err)
+		}
+	}()
+	img, err := r.lookup(ctx, pushed.Digest)
+	if err != nil {
+		return fmt.Errorf("checking the pushed image: %w", err)
+	}
+	if img.digest != pushed.Digest {
+		return fmt.Errorf("checking the pushed image: the builder pushed %s but the registry holds %s", pushed.Digest, img.digest)
+	}
+	img.imageID = ""
+	r.pushed = img
+	r.timings = append(r.timings, Timing{Name: "push", Duration: r.Now().Sub(t)})
+	if err := r.checkSize(); err != nil {
+		return err
+	}
+	if err := r.attach(ctx); err != nil {
+		return err
+	}
+	r.record(ctx)
+	// Name the image locally as it is named in the registry, so it can be
+	// run by the tags reported.
+	for _, ref := range r.tags {
+		_ = r.Builder.Name(ctx, r.image.ID, ref)
+	}
+	return nil
+}
+
+// checkSize fails the run when the image is over max-image-size, before any
+// tag is attached.
+func (r *run) checkSize() error {
+	max, size := r.in.MaxImageSize, r.pushed.size
+	if max <= 0 || size <= max {
+		return nil
+	}
+	return &InputError{Input: "max-image-size", Msg: fmt.Sprintf("the image is %s compressed (%d bytes), over the limit of %s: no tag was attached; make the image smaller or raise max-image-size", units.HumanSize(float64(size)), size, units.HumanSize(float64(max)))}
+}
+
+// attach puts the requested tags on the image. When one fails, the error
+// says which were attached before it.
+func (r *run) attach(ctx context.Context) error {
+	var attached []string
+	for _, tag := range r.in.Tags {
+		if err := r.Publisher.Put(ctx, tag, r.pushed.manifest); err != nil {
+			if len(attached) > 0 {
+				return fmt.Errorf("attaching tag %s: %w (attached before it: %s)", tag, err, strings.Join(attached, ", "))
+			}
+			return fmt.Errorf("attaching tag %s: %w (no tag was attached)", tag, err)
+		}
+		attached = append(attached, tag)
+		r.tags = append(r.tags, r.repo.ref+":"+tag)
+		r.Log.Infof("Tagged %s:%s", r.repo.ref, tag)
+	}
+	return nil
+}
+
+// record marks the pushed image with its skip key, and makes it the branch's
+// runtime cache, through a record manifest (never tags on the image itself).
+func (r *run) record(ctx context.Context) {
+	if r.skipK == "" {
+		return
+	}
+	body, err := cache.NewRecord(r.pushed.manifest.Body, r.pushed.manifest.MediaType, r.skipK)
+	if err != nil {
+		r.warn("%v", err)
+		return
+	}
+	rec := registry.Manifest{Body: body, MediaType: cache.MediaTypeOCIManifest}
+	tags := []string{cache.SkipTag(r.skipK)}
+	if tag := r.runtimeCacheTag(); tag != "" {
+		tags = append(tags, tag)
+	}
+	for _, tag := range tags {
+		if err := r.Publisher.Put(ctx, tag, rec); err != nil {
+			r.warn("recording the image for later runs (%s): %v", tag, err)
+		}
+	}
+}
+
+// runtimeCacheTag is the tag of the branch's runtime cache, "" when the
+// build is for no branch (a tag, a detached head) or the repository's tags
+// cannot move.
+func (r *run) runtimeCacheTag() string {
+	if r.in.Commit.Branch == "" || r.repo.immutable {
+		return ""
+	}
+	return cache.RuntimeCacheTag(r.in.Commit.Branch)
+}
