@@ -26,8 +26,8 @@ import (
 	"github.com/org/ms-build-action/internal/action"
 	"github.com/org/ms-build-action/internal/build/docker"
 	"github.com/org/ms-build-action/internal/ecr"
-	"github.com/org/ms-build-action/internal/ecr/ecrlocal"
 	"github.com/org/ms-build-action/internal/pipeline"
+	"github.com/org/ms-build-action/internal/testenv/ecrlocal"
 )
 
 // version is set at release time with -ldflags "-X main.version=v1.2.3".

@@ -45,7 +45,7 @@ import (
 
 	"github.com/org/ms-build-action/internal/buildcontext"
 	"github.com/org/ms-build-action/internal/cache"
-	"github.com/org/ms-build-action/internal/ecr/ecrlocal"
+	"github.com/org/ms-build-action/internal/testenv/ecrlocal"
 )
 
 //go:embed fixture.Dockerfile

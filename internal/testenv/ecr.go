@@ -16,15 +16,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 
-	"github.com/org/ms-build-action/internal/ecr/ecrlocal"
+	"github.com/org/ms-build-action/internal/testenv/ecrlocal"
 )
 
 // Backend names the registry an ECR endpoint fronts.
 type Backend string
 
 const (
-	// GGCR is go-containerregistry's registry behind the endpoint's gate: what
-	// the product embeds for dry runs.
+	// GGCR is go-containerregistry's registry behind the endpoint's gate.
 	GGCR Backend = "ggcr"
 	// DistributionV3 is distribution/v3 with htpasswd (bcrypt) auth, which
 	// itself checks the password the endpoint issues.

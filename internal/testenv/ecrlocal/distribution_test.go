@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/org/ms-build-action/internal/ecr/ecrlocal"
 	"github.com/org/ms-build-action/internal/testenv"
+	"github.com/org/ms-build-action/internal/testenv/ecrlocal"
 )
 
 // distributionEnv runs the endpoint with a distribution/v3 registry behind the gate. The endpoint

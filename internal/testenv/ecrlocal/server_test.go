@@ -25,7 +25,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/org/ms-build-action/internal/ecr/ecrlocal"
+	"github.com/org/ms-build-action/internal/testenv/ecrlocal"
 )
 
 func TestGetAuthorizationToken(t *testing.T) {

@@ -20,7 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/org/ms-build-action/internal/ecr/ecrlocal"
+	"github.com/org/ms-build-action/internal/testenv/ecrlocal"
 )
 
 // fakeClock is a settable clock for token expiry and push times.
