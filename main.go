@@ -16,9 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/smithy-go"
 	"github.com/docker/docker/client"
@@ -26,8 +24,8 @@ import (
 	"github.com/org/ms-build-action/internal/action"
 	"github.com/org/ms-build-action/internal/build/docker"
 	"github.com/org/ms-build-action/internal/ecr"
+	"github.com/org/ms-build-action/internal/ociregistry"
 	"github.com/org/ms-build-action/internal/pipeline"
-	"github.com/org/ms-build-action/internal/testenv/ecrlocal"
 )
 
 // version is set at release time with -ldflags "-X main.version=v1.2.3".
@@ -185,18 +183,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 // embedded registry (started only now, after the inputs are checked).
 func publisher(ctx context.Context, in *action.Inputs, rep action.Reporter) (pipeline.Publisher, func(), error) {
 	if in.DryRun {
-		local, err := ecrlocal.Start(ctx, ecrlocal.Config{Region: in.Region})
+		local, err := ociregistry.Start(ctx, "")
 		if err != nil {
 			return nil, nil, fmt.Errorf("starting the dry-run registry: %w", err)
 		}
-		rep.Infof("Dry run: pushing to an embedded registry at %s (no AWS account used)", local.Registry)
-		cfg := aws.Config{
-			Region:           in.Region,
-			Credentials:      credentials.NewStaticCredentialsProvider(local.AccessKeyID, local.SecretAccessKey, ""),
-			RetryMaxAttempts: ecrAttempts,
-		}
-		api := awsecr.NewFromConfig(cfg, func(o *awsecr.Options) { o.BaseEndpoint = aws.String(local.Endpoint) })
-		return ecr.New(api, "", in.Repository), func() { local.Close() }, nil
+		rep.Infof("Dry run: pushing to an embedded registry at %s (no AWS account used)", local.Host())
+		return ociregistry.New(local.Host(), in.Repository), func() { local.Close() }, nil
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(in.Region), config.WithRetryMaxAttempts(ecrAttempts))
 	if err != nil {
