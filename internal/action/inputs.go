@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/org/ms-build-action/internal/cache"
 )
 
 // Spec describes one input. Its name is the same in action.yml, the GitLab
@@ -84,10 +86,6 @@ type Environment struct {
 	Getenv func(string) string
 	CI     CI
 }
-
-// ReservedTagPrefixes are the tag prefixes the action uses for its own
-// references; the lifecycle policy expires them, so no requested tag may use one.
-var ReservedTagPrefixes = []string{"buildcache-", "msb-"}
 
 var (
 	// ECR's repository name pattern (CreateRepository), 2 to 256 characters.
@@ -287,10 +285,8 @@ func parseTags(v string, ci CI) ([]string, error) {
 		case !tagRE.MatchString(t):
 			return nil, inputErr("tags", "%q is not a valid tag: use up to 128 letters, digits, _ . - not starting with . or -", t)
 		}
-		for _, p := range ReservedTagPrefixes {
-			if strings.HasPrefix(t, p) {
-				return nil, inputErr("tags", "%q starts with %q, which ms-build reserves for its own cache references: choose another tag", t, p)
-			}
+		if p, ok := cache.ReservedTagPrefix(t); ok {
+			return nil, inputErr("tags", "%q starts with %q, which ms-build reserves for its own cache references: choose another tag", t, p)
 		}
 		if !slices.Contains(out, t) {
 			out = append(out, t)
