@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	units "github.com/docker/go-units"
+
 	"github.com/org/ms-build-action/internal/cache"
 )
 
@@ -309,10 +311,14 @@ func splitList(v string) []string {
 	return out
 }
 
-var sizeUnits = map[string]float64{
+// sizeUnits are the units max-image-size documents, powers of 1000 and of
+// 1024, sized by go-units. Its parsers are not used: each reads every unit in
+// one base (FromHumanSize takes 1.5GiB as 1.5e9 bytes, RAMInBytes takes 250MB
+// as 250 MiB), and both take more than is documented (1e3, 0x1p4, 250m).
+var sizeUnits = map[string]int64{
 	"": 1, "b": 1,
-	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
-	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+	"kb": units.KB, "mb": units.MB, "gb": units.GB, "tb": units.TB,
+	"kib": units.KiB, "mib": units.MiB, "gib": units.GiB, "tib": units.TiB,
 }
 
 var errSize = errors.New("not a size")
@@ -330,23 +336,21 @@ func ParseSize(v string) (int64, error) {
 		return 0, errSize
 	}
 	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f*mult > 1<<62 {
+	if err != nil || f*float64(mult) > 1<<62 {
 		return 0, errSize
 	}
-	return int64(f * mult), nil
+	return int64(f * float64(mult)), nil
 }
 
+// sizeAbbrs are the decimal units FormatSize writes (go-units keeps its own
+// list unexported).
+var sizeAbbrs = []string{"B", "kB", "MB", "GB", "TB", "PB"}
+
 // FormatSize formats bytes for people, in powers of 1000 as ECR's console
-// does: 187.3 MB.
+// does: 187.3 MB. (go-units' HumanSize writes 187.3MB and 2GB.)
 func FormatSize(n int64) string {
-	const unit = 1000
-	if n < unit {
+	if n < units.KB {
 		return fmt.Sprintf("%d B", n)
 	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTP"[exp])
+	return units.CustomSize("%.1f %s", float64(n), units.KB, sizeAbbrs)
 }
