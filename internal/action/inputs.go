@@ -8,6 +8,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/distribution/reference"
+	units "github.com/docker/go-units"
+
+	"github.com/org/ms-build-action/internal/cache"
 	"github.com/org/ms-build-action/internal/pipeline"
 )
 
@@ -83,16 +87,12 @@ type Environment struct {
 	CI     CI
 }
 
-// ReservedTagPrefixes are the tag prefixes the action uses for its own
-// references; the lifecycle policy expires them, so no requested tag may use one.
-var ReservedTagPrefixes = []string{"buildcache-", "msb-"}
-
 var (
 	// ECR's repository name pattern (CreateRepository), 2 to 256 characters.
 	repositoryRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 	regionRE     = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-[0-9]+$`)
 	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
-	tagRE        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	tagRE        = regexp.MustCompile(`^(?:` + reference.TagRegexp.String() + `)$`) // the distribution spec's tag grammar, whole
 	argKeyRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	stageRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 )
@@ -285,10 +285,8 @@ func parseTags(v string, ci CI) ([]string, error) {
 		case !tagRE.MatchString(t):
 			return nil, inputErr("tags", "%q is not a valid tag: use up to 128 letters, digits, _ . - not starting with . or -", t)
 		}
-		for _, p := range ReservedTagPrefixes {
-			if strings.HasPrefix(t, p) {
-				return nil, inputErr("tags", "%q starts with %q, which ms-build reserves for its own cache references: choose another tag", t, p)
-			}
+		if p, ok := cache.ReservedTagPrefix(t); ok {
+			return nil, inputErr("tags", "%q starts with %q, which ms-build reserves for its own cache references: choose another tag", t, p)
 		}
 		if !slices.Contains(out, t) {
 			out = append(out, t)
@@ -311,10 +309,14 @@ func splitList(v string) []string {
 	return out
 }
 
-var sizeUnits = map[string]float64{
+// sizeUnits are the units max-image-size documents, powers of 1000 and of
+// 1024, sized by go-units. Its parsers are not used: each reads every unit in
+// one base (FromHumanSize takes 1.5GiB as 1.5e9 bytes, RAMInBytes takes 250MB
+// as 250 MiB), and both take more than is documented (1e3, 0x1p4, 250m).
+var sizeUnits = map[string]int64{
 	"": 1, "b": 1,
-	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
-	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+	"kb": units.KB, "mb": units.MB, "gb": units.GB, "tb": units.TB,
+	"kib": units.KiB, "mib": units.MiB, "gib": units.GiB, "tib": units.TiB,
 }
 
 var errSize = errors.New("not a size")
@@ -332,23 +334,21 @@ func ParseSize(v string) (int64, error) {
 		return 0, errSize
 	}
 	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f*mult > 1<<62 {
+	if err != nil || f*float64(mult) > 1<<62 {
 		return 0, errSize
 	}
-	return int64(f * mult), nil
+	return int64(f * float64(mult)), nil
 }
 
+// sizeAbbrs are the decimal units FormatSize writes (go-units keeps its own
+// list unexported).
+var sizeAbbrs = []string{"B", "kB", "MB", "GB", "TB", "PB"}
+
 // FormatSize formats bytes for people, in powers of 1000 as ECR's console
-// does: 187.3 MB.
+// does: 187.3 MB. (go-units' HumanSize writes 187.3MB and 2GB.)
 func FormatSize(n int64) string {
-	const unit = 1000
-	if n < unit {
+	if n < units.KB {
 		return fmt.Sprintf("%d B", n)
 	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTP"[exp])
+	return units.CustomSize("%.1f %s", float64(n), units.KB, sizeAbbrs)
 }

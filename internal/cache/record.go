@@ -1,11 +1,14 @@
 package cache
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // A record marks a pushed runtime image with its skip key, and is what the
@@ -19,42 +22,27 @@ import (
 // image, with the inline cache metadata in its config: what a later build of
 // the branch uses as cache.
 
-// Media types of the manifests records are made from and of records.
+// Media types of the manifests records are made from and of records. Their
+// home is go-containerregistry's types package, as for every media type
+// here; these names stay for callers that pass them on as strings.
 const (
-	MediaTypeOCIManifest    = "application/vnd.oci.image.manifest.v1+json"
-	MediaTypeDockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+	MediaTypeOCIManifest    = string(types.OCIManifestSchema1)
+	MediaTypeDockerManifest = string(types.DockerManifestSchema2)
 
 	// SkipKeyAnnotation holds the record's skip key.
 	SkipKeyAnnotation = "dev.ms-build.skip-key"
 )
 
-type descriptor struct {
-	MediaType   string            `json:"mediaType"`
-	Digest      string            `json:"digest"`
-	Size        int64             `json:"size"`
-	URLs        []string          `json:"urls,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-}
-
-type manifest struct {
-	SchemaVersion int               `json:"schemaVersion"`
-	MediaType     string            `json:"mediaType"`
-	Config        descriptor        `json:"config"`
-	Layers        []descriptor      `json:"layers"`
-	Subject       *descriptor       `json:"subject,omitempty"`
-	Annotations   map[string]string `json:"annotations,omitempty"`
-}
-
 // Docker's media types and their OCI equals (the bytes are the same).
-var ociType = map[string]string{
-	"application/vnd.docker.container.image.v1+json":            "application/vnd.oci.image.config.v1+json",
-	"application/vnd.docker.image.rootfs.diff.tar.gzip":         "application/vnd.oci.image.layer.v1.tar+gzip",
-	"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+var ociType = map[types.MediaType]types.MediaType{
+	types.DockerConfigJSON:   types.OCIConfigJSON,
+	types.DockerLayer:        types.OCILayer,
+	types.DockerForeignLayer: types.OCIRestrictedLayer,
 }
 
 func oci(mediaType string) string {
-	if t, ok := ociType[mediaType]; ok {
-		return t
+	if t, ok := ociType[types.MediaType(mediaType)]; ok {
+		return string(t)
 	}
 	return mediaType
 }
@@ -66,18 +54,17 @@ func NewRecord(image []byte, mediaType, skipKey string) ([]byte, error) {
 	if mediaType != MediaTypeDockerManifest && mediaType != MediaTypeOCIManifest {
 		return nil, fmt.Errorf("recording the skip key: images of media type %s are not supported", mediaType)
 	}
-	var m manifest
+	var m v1.Manifest
 	if err := json.Unmarshal(image, &m); err != nil {
 		return nil, fmt.Errorf("recording the skip key: reading the image's manifest: %w", err)
 	}
-	sum := sha256.Sum256(image)
-	rec := manifest{
-		SchemaVersion: 2,
-		MediaType:     MediaTypeOCIManifest,
-		Config:        m.Config,
-		Layers:        make([]descriptor, len(m.Layers)),
-		Subject:       &descriptor{MediaType: mediaType, Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: int64(len(image))},
-		Annotations:   map[string]string{SkipKeyAnnotation: skipKey},
+	rec := v1.Manifest{
+		Versioned:   specs.Versioned{SchemaVersion: 2},
+		MediaType:   MediaTypeOCIManifest,
+		Config:      m.Config,
+		Layers:      make([]v1.Descriptor, len(m.Layers)),
+		Subject:     &v1.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(image), Size: int64(len(image))},
+		Annotations: map[string]string{SkipKeyAnnotation: skipKey},
 	}
 	rec.Config.MediaType = oci(m.Config.MediaType)
 	for i, l := range m.Layers {
@@ -92,22 +79,22 @@ var ErrNotRecord = errors.New("not an ms-build record")
 
 // ReadRecord returns the digest of the image a record marks and its skip key.
 func ReadRecord(record []byte) (imageDigest, skipKey string, err error) {
-	var m manifest
+	var m v1.Manifest
 	if err := json.Unmarshal(record, &m); err != nil {
 		return "", "", fmt.Errorf("reading a record: %w", err)
 	}
 	if m.Subject == nil || m.Annotations[SkipKeyAnnotation] == "" {
 		return "", "", ErrNotRecord
 	}
-	return m.Subject.Digest, m.Annotations[SkipKeyAnnotation], nil
+	return m.Subject.Digest.String(), m.Annotations[SkipKeyAnnotation], nil
 }
 
 // ConfigDigest returns the config digest of an image manifest: the image id
 // the engine gives the image.
 func ConfigDigest(image []byte) (string, error) {
-	var m manifest
+	var m v1.Manifest
 	if err := json.Unmarshal(image, &m); err != nil || m.Config.Digest == "" {
 		return "", fmt.Errorf("reading the image's config digest: not an image manifest")
 	}
-	return m.Config.Digest, nil
+	return m.Config.Digest.String(), nil
 }

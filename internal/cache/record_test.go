@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 const dockerImage = `{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",` +
@@ -35,22 +38,33 @@ func TestRecord(t *testing.T) {
 	if got, want := key, "abc123"; got != want {
 		t.Errorf("skip key = %q, want %q", got, want)
 	}
-	var m manifest
+	var m v1.Manifest
 	if err := json.Unmarshal(rec, &m); err != nil {
 		t.Fatal(err)
 	}
-	want := manifest{
-		SchemaVersion: 2,
-		MediaType:     MediaTypeOCIManifest,
-		Config:        descriptor{MediaType: "application/vnd.oci.image.config.v1+json", Size: 1234, Digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111"},
-		Layers:        []descriptor{{MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Size: 100, Digest: "sha256:2222222222222222222222222222222222222222222222222222222222222222"}},
-		Subject:       &descriptor{MediaType: MediaTypeDockerManifest, Digest: subject, Size: int64(len(dockerImage))},
-		Annotations:   map[string]string{SkipKeyAnnotation: "abc123"},
+	want := v1.Manifest{
+		Versioned:   specs.Versioned{SchemaVersion: 2},
+		MediaType:   MediaTypeOCIManifest,
+		Config:      v1.Descriptor{MediaType: "application/vnd.oci.image.config.v1+json", Size: 1234, Digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111"},
+		Layers:      []v1.Descriptor{{MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Size: 100, Digest: "sha256:2222222222222222222222222222222222222222222222222222222222222222"}},
+		Subject:     &v1.Descriptor{MediaType: MediaTypeDockerManifest, Digest: digest.Digest(subject), Size: int64(len(dockerImage))},
+		Annotations: map[string]string{SkipKeyAnnotation: "abc123"},
 	}
 	if diff := cmp.Diff(want, m); diff != "" {
 		t.Errorf("record (-want +got):\n%s", diff)
 	}
-	if got, err := ConfigDigest([]byte(dockerImage)); err != nil || got != want.Config.Digest {
+	// A record is found by its digest: the same image and key must make the
+	// same bytes from one release to the next, or every skip record and
+	// runtime cache already pushed stops matching.
+	const wantBytes = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
+		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","size":1234},` +
+		`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222","size":100}],` +
+		`"subject":{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:b06ba9be0164edbab4a819f55d5d05472269f99411ad1e41969aad974e61e9d1","size":424},` +
+		`"annotations":{"dev.ms-build.skip-key":"abc123"}}`
+	if got := string(rec); got != wantBytes {
+		t.Errorf("record bytes changed:\n got %s\nwant %s", got, wantBytes)
+	}
+	if got, err := ConfigDigest([]byte(dockerImage)); err != nil || got != want.Config.Digest.String() {
 		t.Errorf("ConfigDigest() = %q, %v", got, err)
 	}
 }

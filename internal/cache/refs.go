@@ -6,14 +6,31 @@ import (
 	"strings"
 )
 
-// Tag prefixes. The repository's lifecycle policy expires the tags that
-// start with them.
+// Tag prefixes: every tag ms-build pushes for itself starts with one. The
+// repository's lifecycle policy expires the cache and skip tags; a staging
+// tag lives only while a run pushes and checks its image.
 const (
 	CacheTagPrefix   = "buildcache-"
-	BranchTagPrefix  = "buildcache-branch-"
-	RuntimeTagPrefix = "buildcache-runtime-"
-	SkipTagPrefix    = "msb-skip-"
+	BranchTagPrefix  = CacheTagPrefix + "branch-"
+	RuntimeTagPrefix = CacheTagPrefix + "runtime-"
+	SkipTagPrefix    = ownTagPrefix + "skip-"
+	StagingTagPrefix = ownTagPrefix + "staging-"
+
+	// ownTagPrefix starts ms-build's tags that are not build caches.
+	ownTagPrefix = "msb-"
 )
+
+// ReservedTagPrefix returns the prefix of ms-build's own tags that tag
+// starts with, if any. A tag a user asks for may not start with one: the
+// lifecycle policy would expire it, or a run would take it for its own.
+func ReservedTagPrefix(tag string) (prefix string, ok bool) {
+	for _, p := range []string{CacheTagPrefix, ownTagPrefix} {
+		if strings.HasPrefix(tag, p) {
+			return p, true
+		}
+	}
+	return "", false
+}
 
 // maxTagLength is the longest tag ECR (and the OCI distribution spec)
 // accepts.

@@ -130,3 +130,24 @@ func TestBranchCacheTagCollisions(t *testing.T) {
 		})
 	}
 }
+
+// TestReservedTagPrefix: every tag ms-build makes for itself is reserved, so
+// no requested tag can be one, and ordinary tags are not.
+func TestReservedTagPrefix(t *testing.T) {
+	t.Parallel()
+	own := []string{
+		CacheTag(Key{}), BranchCacheTag("main"), BranchCacheTag("feature/ä"), RuntimeCacheTag("main"),
+		SkipTag("0123456789abcdef0123456789abcdef0123"), StagingTagPrefix + "0123456789abcdef",
+		CacheTagPrefix, BranchTagPrefix, RuntimeTagPrefix, SkipTagPrefix, StagingTagPrefix,
+	}
+	for _, tag := range own {
+		if p, ok := ReservedTagPrefix(tag); !ok || !strings.HasPrefix(tag, p) {
+			t.Errorf("ReservedTagPrefix(%q) = %q, %v; want the prefix it starts with", tag, p, ok)
+		}
+	}
+	for _, tag := range []string{"latest", "v1.2.3", "abc1234", "msb", "buildcache", "my-buildcache-1", "MSB-1"} {
+		if p, ok := ReservedTagPrefix(tag); ok {
+			t.Errorf("ReservedTagPrefix(%q) = %q, want none", tag, p)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/registry"
@@ -159,10 +160,10 @@ func imageID(ref string) types.ImageIdentifier {
 
 // manifestTypes are the manifest media types the action reads.
 var manifestTypes = []string{
-	"application/vnd.docker.distribution.manifest.v2+json",
-	"application/vnd.docker.distribution.manifest.list.v2+json",
-	"application/vnd.oci.image.manifest.v1+json",
-	"application/vnd.oci.image.index.v1+json",
+	string(ggcrtypes.DockerManifestSchema2),
+	string(ggcrtypes.DockerManifestList),
+	string(ggcrtypes.OCIManifestSchema1),
+	string(ggcrtypes.OCIImageIndex),
 }
 
 // Manifest returns the manifest with the given digest or tag.

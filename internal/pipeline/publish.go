@@ -266,15 +266,13 @@ func (r *run) lookup(ctx context.Context, digest string) (pushedImage, error) {
 	return p, nil
 }
 
-// stagingPrefix starts the one tag the runtime image is pushed under; the
-// requested tags are attached only once the pushed image has been checked.
-const stagingPrefix = "msb-staging-"
-
 // publish pushes the runtime image once, under a staging tag, checks it,
 // then attaches the requested tags, so that no requested tag ever points at
 // an image that failed a check, and records it for later runs.
 func (r *run) publish(ctx context.Context) error {
-	staging := stagingPrefix + strings.TrimPrefix(r.image.ID, "sha256:")[:16]
+	// The one tag the image is pushed under; the requested tags are attached
+	// only once the pushed image has been checked.
+	staging := cache.StagingTagPrefix + strings.TrimPrefix(r.image.ID, "sha256:")[:16]
 	ref := r.repo.ref + ":" + staging
 	t := r.Now()
 	r.Log.Infof("Pushing %s", ref)

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -44,15 +44,19 @@ func tool(t *testing.T, name, require string) string {
 func project(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
-	tracked, err := exec.Command("git", "ls-files", "--cached", "--others", "--exclude-standard").Output()
+	// The action is the module root, one folder up; these tests and their
+	// fixtures (e2e/) are not part of what a user checks out into a project.
+	ls := exec.Command("git", "ls-files", "--cached", "--others", "--exclude-standard")
+	ls.Dir = ".."
+	tracked, err := ls.Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range strings.Fields(string(tracked)) {
-		if strings.HasPrefix(f, ".github/") || strings.HasPrefix(f, "testdata/") || strings.HasPrefix(f, "bench/") || f == ".gitlab-ci.yml" {
+		if strings.HasPrefix(f, ".github/") || strings.HasPrefix(f, "e2e/") || strings.HasPrefix(f, "bench/") || f == ".gitlab-ci.yml" {
 			continue
 		}
-		copyFile(t, f, filepath.Join(dir, f))
+		copyFile(t, filepath.Join("..", f), filepath.Join(dir, f))
 	}
 	if err := os.CopyFS(filepath.Join(dir, "app"), os.DirFS("testdata/twostage")); err != nil {
 		t.Fatal(err)
@@ -366,7 +370,7 @@ func TestActionBinary(t *testing.T) {
 	run := func(ref string) (string, string, time.Duration, error) {
 		dir := t.TempDir()
 		out := filepath.Join(dir, "output")
-		cmd := exec.Command("scripts/action-binary")
+		cmd := exec.Command("../scripts/action-binary")
 		cmd.Env = append(goEnv(t), "PATH="+os.Getenv("PATH"), "HOME="+dir, "RUNNER_TEMP="+dir, "GITHUB_OUTPUT="+out,
 			"MSB_ACTION_REF="+ref, "MSB_ACTION_REPOSITORY=org/ms-build-action", "MSB_RELEASE_URL="+srv.URL)
 		start := time.Now()

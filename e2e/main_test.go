@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"archive/tar"
@@ -48,7 +48,8 @@ func TestMain(m *testing.M) {
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
+	// The module root: these tests run the binary a user runs.
+	if out, err := exec.Command("go", append(args, "..")...).CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building ms-build: %v\n%s", err, out)
 		os.Exit(1)
 	}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/org/ms-build-action/internal/action"
+)
+
+// componentOnly are the GitLab component's inputs that are not ms-build's:
+// they shape the job that runs ms-build, which on GitHub the workflow itself
+// (runs-on, the step) decides, and on a laptop the person typing.
+var componentOnly = map[string]string{
+	"job-name":    "the job's name, so that a pipeline can include the component twice",
+	"stage":       "the pipeline stage the job runs in",
+	"image":       "the image the job runs in: GitLab runs a component's job in a container",
+	"docker-host": "the engine the job talks to: GitLab jobs get one as a service, not on the host",
+	"services":    "the docker:dind service that is that engine, or [] when the runner gives a socket",
+}
+
+// TestGitLabComponentInputs keeps every GitLab component (templates/*.yml)
+// true to the inputs the binary knows, as TestActionYAML does for action.yml:
+// the same names in the same order as action.Specs, the CLI flags and
+// action.yml, with the same documented defaults, typed as GitLab must check
+// them; and checks that the job hands every input to ms-build as INPUT_*,
+// unexpanded, and uses every input it declares.
+func TestGitLabComponentInputs(t *testing.T) {
+	t.Parallel()
+	templates, err := filepath.Glob("templates/*.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(templates) == 0 {
+		t.Fatal("no component in templates/")
+	}
+
+	// The CLI's flags, as main defines them: name and default.
+	type input struct{ Name, Default string }
+	fs := flag.NewFlagSet("ms-build", flag.ContinueOnError)
+	action.Flags(fs)
+	var flags []input
+	fs.VisitAll(func(f *flag.Flag) { flags = append(flags, input{f.Name, f.DefValue}) })
+	var specs []input
+	for _, s := range action.Specs {
+		specs = append(specs, input{s.Name, s.Default})
+	}
+	// VisitAll goes by name; the table's order is the one documentation shows.
+	byName := slices.Clone(specs)
+	slices.SortFunc(byName, func(a, b input) int { return strings.Compare(a.Name, b.Name) })
+	if diff := cmp.Diff(byName, flags); diff != "" {
+		t.Errorf("CLI flags (-action.Specs +flags):\n%s", diff)
+	}
+
+	for _, path := range templates {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			t.Parallel()
+			spec, body := readComponent(t, path)
+			var got []input
+			for i := 0; i+1 < len(spec.Spec.Inputs.Content); i += 2 {
+				name, node := spec.Spec.Inputs.Content[i].Value, spec.Spec.Inputs.Content[i+1]
+				var v struct {
+					Type        string
+					Default     yaml.Node
+					Description string
+				}
+				if err := node.Decode(&v); err != nil {
+					t.Fatal(err)
+				}
+				if v.Description == "" {
+					t.Errorf("input %s has no description", name)
+				}
+				if !strings.Contains(string(body), "$[[ inputs."+name+" ]]") {
+					t.Errorf("input %s is declared but the job never uses it", name)
+				}
+				if _, ok := componentOnly[name]; ok {
+					continue
+				}
+				if v.Default.Kind != yaml.ScalarNode {
+					// GitLab makes an input without a default required; the
+					// binary decides which inputs are required, and says why.
+					t.Errorf("input %s has no default (or not a scalar one): GitLab would require it", name)
+				}
+				got = append(got, input{name, v.Default.Value})
+				if want := gitlabType(name); v.Type != want {
+					t.Errorf("input %s: type %q, want %q (a pipeline passes it as YAML %s)", name, v.Type, want, or(want, "string"))
+				}
+				// Every input reaches ms-build as INPUT_<NAME> (as GitLab can
+				// only name a variable with _), not re-read by a shell or
+				// expanded: a "$" in a value stays as it is.
+				k := strings.ReplaceAll(action.EnvName(name), "-", "_")
+				vr := body.variable(k)
+				if vr.Value != "$[[ inputs."+name+" ]]" || vr.Expand == nil || *vr.Expand {
+					t.Errorf("job variable %s = {value: %q, expand: %v}, want {value: %q, expand: false}", k, vr.Value, deref(vr.Expand), "$[[ inputs."+name+" ]]")
+				}
+			}
+			if diff := cmp.Diff(specs, got); diff != "" {
+				t.Errorf("component inputs (-binary +component):\n%s", diff)
+			}
+		})
+	}
+}
+
+// gitlabType is the spec type an input must have: GitLab checks a value
+// against it, so a boolean or a number a pipeline writes as YAML (push:
+// false, cache-retention-days: 7) is only accepted when the type says so.
+func gitlabType(name string) string {
+	for _, s := range action.Specs {
+		if s.Name != name {
+			continue
+		}
+		if s.Default == "true" || s.Default == "false" {
+			return "boolean"
+		}
+		if _, err := strconv.Atoi(s.Default); err == nil {
+			return "number"
+		}
+	}
+	return ""
+}
+
+type componentSpec struct {
+	Spec struct {
+		Inputs yaml.Node
+	}
+}
+
+// componentBody is the job part of a component, after the spec's "---".
+type componentBody string
+
+type jobVariable struct {
+	Value  string
+	Expand *bool
+}
+
+// variable is the job's variable k (there is one job).
+func (b componentBody) variable(k string) jobVariable {
+	var jobs map[string]struct {
+		Variables map[string]yaml.Node
+	}
+	if err := yaml.Unmarshal([]byte(b), &jobs); err != nil {
+		return jobVariable{}
+	}
+	for _, j := range jobs {
+		n, ok := j.Variables[k]
+		if !ok {
+			continue
+		}
+		var v jobVariable
+		if n.Kind == yaml.ScalarNode {
+			v.Value = n.Value
+		} else if err := n.Decode(&v); err != nil {
+			return jobVariable{}
+		}
+		return v
+	}
+	return jobVariable{}
+}
+
+// readComponent splits a component into its spec header and its body, as
+// GitLab does, and checks that the body is YAML.
+func readComponent(t *testing.T, path string) (componentSpec, componentBody) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var spec componentSpec
+	if err := dec.Decode(&spec); err != nil {
+		t.Fatalf("reading the spec header: %v", err)
+	}
+	var body yaml.Node
+	if err := dec.Decode(&body); err != nil {
+		t.Fatalf("reading the body after ---: %v", err)
+	}
+	if err := dec.Decode(new(yaml.Node)); !errors.Is(err, io.EOF) {
+		t.Fatalf("want two YAML documents, the spec and the job: %v", err)
+	}
+	_, rest, ok := bytes.Cut(b, []byte("\n---\n"))
+	if !ok {
+		t.Fatal("no --- line between the spec and the job")
+	}
+	return spec, componentBody(rest)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func deref(b *bool) any {
+	if b == nil {
+		return "unset"
+	}
+	return *b
+}
