@@ -26,6 +26,7 @@ import (
 	"github.com/org/ms-build-action/internal/ecr"
 	"github.com/org/ms-build-action/internal/ociregistry"
 	"github.com/org/ms-build-action/internal/pipeline"
+	"github.com/org/ms-build-action/internal/registry"
 )
 
 // version is set at release time with -ldflags "-X main.version=v1.2.3".
@@ -183,18 +184,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 // embedded registry (started only now, after the inputs are checked).
 func publisher(ctx context.Context, in *action.Inputs, rep action.Reporter) (pipeline.Publisher, func(), error) {
 	if in.DryRun {
-		local, err := ociregistry.Start(ctx, "")
-		if err != nil {
-			return nil, nil, fmt.Errorf("starting the dry-run registry: %w", err)
-		}
-		rep.Infof("Dry run: pushing to an embedded registry at %s (no AWS account used)", local.Host())
-		return ociregistry.New(local.Host(), in.Repository), func() { local.Close() }, nil
+		e := &embedded{repo: in.Repository, rep: rep}
+		return e, e.close, nil
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(in.Region), config.WithRetryMaxAttempts(ecrAttempts))
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading AWS configuration: %w", err)
 	}
 	return ecr.New(awsecr.NewFromConfig(cfg), in.RegistryID, in.Repository), func() {}, nil
+}
+
+// embedded is the dry run's publisher: an in-process registry, started when
+// the run connects (after the inputs, the Dockerfile and the engine are
+// checked), and stopped when the run ends.
+type embedded struct {
+	pipeline.Publisher // set when the run connects: Login comes first
+	repo               string
+	rep                action.Reporter
+	local              *ociregistry.Local
+}
+
+func (e *embedded) Login(ctx context.Context) (registry.Login, error) {
+	if e.local == nil {
+		local, err := ociregistry.Start(ctx, "")
+		if err != nil {
+			return registry.Login{}, fmt.Errorf("starting the dry-run registry: %w", err)
+		}
+		e.local, e.Publisher = local, ociregistry.New(local.Host(), e.repo)
+		e.rep.Infof("Dry run: pushing to an embedded registry at %s (no AWS account used)", local.Host())
+	}
+	return e.Publisher.Login(ctx)
+}
+
+func (e *embedded) close() {
+	if e.local != nil {
+		e.local.Close()
+	}
 }
 
 // runInput maps the front end's inputs and the CI's facts into the run's input.

@@ -185,7 +185,7 @@ func (b *bench) newWorkspace(ctx context.Context, name string) (*workspace, erro
 		return nil, fmt.Errorf("listing the repository's files: %w", err)
 	}
 	for _, f := range strings.Fields(string(files)) {
-		if strings.HasPrefix(f, ".") || strings.HasPrefix(f, "testdata/") || strings.HasPrefix(f, "examples/") || strings.HasPrefix(f, "bench/") {
+		if strings.HasPrefix(f, ".") || strings.HasPrefix(f, "testdata/") || strings.HasPrefix(f, "examples/") || strings.HasPrefix(f, "bench/") || strings.HasPrefix(f, "e2e/") {
 			continue
 		}
 		data, err := os.ReadFile(f)
