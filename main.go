@@ -106,33 +106,10 @@ func hint(err error) string {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, ci action.CI, rep action.Reporter, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ms-build", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	flags := action.Flags(fs)
-	fs.Usage = func() { usage(fs, stderr) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{msg: err.Error()}
-	}
-	switch fs.Arg(0) {
-	case "":
-	case "version":
-		fmt.Fprintln(stdout, "ms-build", version)
-		return nil
-	case "help":
-		usage(fs, stdout)
-		return nil
-	default:
-		return &usageError{msg: fmt.Sprintf("unknown command %q: ms-build takes flags, or 'version'", fs.Arg(0))}
-	}
-
-	in, err := action.Parse(action.Merge(action.FromEnv(getenv), flags()), action.Environment{Getenv: getenv, CI: ci})
-	if err != nil {
+	in, err := parseCommandLine(args, getenv, ci, stdout, stderr)
+	if in == nil || err != nil {
 		return err
 	}
-
 	dc, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		return fmt.Errorf("setting up the Docker client (DOCKER_HOST=%q): %w", getenv("DOCKER_HOST"), err)
@@ -158,10 +135,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 		rep.Annotate(action.Annotation{Level: action.Notice, Title: "build context",
 			Message: "the engine did not take a BuildKit session, so the whole context was sent as a tar, as every build will be: " + strings.TrimPrefix(t, "tar ") + ". Set MSB_CONTEXT=tar to skip the attempt."})
 	}
+	return report(rep, in, res, err)
+}
+
+// parseCommandLine reads the flags and the inputs. It returns no inputs
+// when the command was done (version, help).
+func parseCommandLine(args []string, getenv func(string) string, ci action.CI, stdout, stderr io.Writer) (*action.Inputs, error) {
+	fs := flag.NewFlagSet("ms-build", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags := action.Flags(fs)
+	fs.Usage = func() { usage(fs, stderr) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, &usageError{msg: err.Error()}
+	}
+	switch fs.Arg(0) {
+	case "":
+	case "version":
+		fmt.Fprintln(stdout, "ms-build", version)
+		return nil, nil
+	case "help":
+		usage(fs, stdout)
+		return nil, nil
+	default:
+		return nil, &usageError{msg: fmt.Sprintf("unknown command %q: ms-build takes flags, or 'version'", fs.Arg(0))}
+	}
+	return action.Parse(action.Merge(action.FromEnv(getenv), flags()), action.Environment{Getenv: getenv, CI: ci})
+}
+
+// report publishes the run's outputs and summary. A failed run reports its
+// outputs only when it attached tags: they say exactly which.
+func report(rep action.Reporter, in *action.Inputs, res pipeline.Result, err error) error {
 	out := outputs(res)
 	if err != nil {
 		if len(out.Tags) > 0 {
-			// Some tags were attached: the outputs say exactly which.
 			_ = rep.Outputs(out)
 		}
 		return err

@@ -110,27 +110,8 @@ func (e *Engine) Platform(ctx context.Context) (string, error) {
 // Build runs one BuildKit build and reads its stream to the end. The build is
 // cancelled in the engine when ctx is.
 func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (build.Image, error) {
-	args := make(map[string]*string, len(o.BuildArgs)+1)
-	for k, v := range o.BuildArgs {
-		args[k] = &v
-	}
-	if o.InlineCache {
-		one := "1"
-		args["BUILDKIT_INLINE_CACHE"] = &one
-	}
 	id := "msb-" + rand.Text()
-	bo := dockerbuild.ImageBuildOptions{
-		Version:     dockerbuild.BuilderBuildKit,
-		BuildID:     id,
-		Dockerfile:  o.Context.DockerfileName(),
-		Target:      o.Target,
-		Tags:        o.Tags,
-		BuildArgs:   args,
-		Labels:      o.Labels,
-		NetworkMode: o.Network,
-		CacheFrom:   o.CacheFrom,
-		Remove:      true,
-	}
+	bo := buildOptions(o, id)
 	var body io.Reader
 	if sess := e.session(ctx, o.Context); sess != nil {
 		defer sess.Close()
@@ -171,6 +152,30 @@ func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (bui
 		return build.Image{}, err
 	}
 	return e.Inspect(ctx, imageID)
+}
+
+// buildOptions are the Engine API's options for one build of o.
+func buildOptions(o build.Spec, id string) dockerbuild.ImageBuildOptions {
+	args := make(map[string]*string, len(o.BuildArgs)+1)
+	for k, v := range o.BuildArgs {
+		args[k] = &v
+	}
+	if o.InlineCache {
+		one := "1"
+		args["BUILDKIT_INLINE_CACHE"] = &one
+	}
+	return dockerbuild.ImageBuildOptions{
+		Version:     dockerbuild.BuilderBuildKit,
+		BuildID:     id,
+		Dockerfile:  o.Context.DockerfileName(),
+		Target:      o.Target,
+		Tags:        o.Tags,
+		BuildArgs:   args,
+		Labels:      o.Labels,
+		NetworkMode: o.Network,
+		CacheFrom:   o.CacheFrom,
+		Remove:      true,
+	}
 }
 
 // session opens a session for the context, or returns nil when contexts go
