@@ -106,23 +106,46 @@ func Parse(raw map[string]string, env Environment) (*Inputs, error) {
 			return nil, inputErr(name, "unknown input: the inputs are %s", specNames())
 		}
 	}
-	get := func(name string) string { return strings.TrimSpace(raw[name]) }
-	getenv := env.Getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
+	p := parser{raw: raw, ci: env.CI, getenv: env.Getenv, in: &Inputs{}}
+	if p.getenv == nil {
+		p.getenv = func(string) string { return "" }
 	}
+	for _, step := range []func() error{p.switches, p.destination, p.build, p.cache} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return p.in, nil
+}
 
-	in := &Inputs{}
-	var err error
+// parser fills Inputs one group of inputs at a time.
+type parser struct {
+	raw    map[string]string
+	ci     CI
+	getenv func(string) string
+	in     *Inputs
+}
+
+func (p *parser) get(name string) string { return strings.TrimSpace(p.raw[name]) }
+
+// switches are the boolean inputs.
+func (p *parser) switches() error {
+	in := p.in
 	for _, b := range []struct {
 		name string
 		dst  *bool
 	}{{"push", &in.Push}, {"dry-run", &in.DryRun}, {"cache", &in.Cache}, {"create-repository", &in.CreateRepository}} {
-		if *b.dst, err = parseBool(b.name, get(b.name)); err != nil {
-			return nil, err
+		var err error
+		if *b.dst, err = parseBool(b.name, p.get(b.name)); err != nil {
+			return err
 		}
 	}
+	return nil
+}
 
+// destination is where the image goes: repository, region, registry.
+func (p *parser) destination() error {
+	in, get := p.in, p.get
 	in.Repository = get("repository")
 	local := in.DryRun || !in.Push // no AWS account is used
 	switch {
@@ -131,92 +154,98 @@ func Parse(raw map[string]string, env Environment) (*Inputs, error) {
 	case in.Repository == "" && !in.Push:
 		in.Repository = "ms-build/local"
 	case in.Repository == "":
-		return nil, inputErr("repository", "required: give the ECR repository name, e.g. team/app (or set dry-run: true to build without AWS)")
+		return inputErr("repository", "required: give the ECR repository name, e.g. team/app (or set dry-run: true to build without AWS)")
 	case strings.Contains(in.Repository, ".amazonaws.com") || strings.Contains(in.Repository, ":"):
-		return nil, inputErr("repository", "%q looks like a registry address or a reference: give only the repository name, e.g. team/app", in.Repository)
+		return inputErr("repository", "%q looks like a registry address or a reference: give only the repository name, e.g. team/app", in.Repository)
 	case len(in.Repository) < 2 || len(in.Repository) > 256 || !repositoryRE.MatchString(in.Repository):
-		return nil, inputErr("repository", "%q is not a valid ECR repository name: use 2 to 256 lower-case letters, digits and . _ - separated by /, e.g. team/app", in.Repository)
+		return inputErr("repository", "%q is not a valid ECR repository name: use 2 to 256 lower-case letters, digits and . _ - separated by /, e.g. team/app", in.Repository)
 	}
 
 	in.Region = get("aws-region")
 	if in.Region == "" {
-		in.Region = strings.TrimSpace(getenv("AWS_REGION"))
+		in.Region = strings.TrimSpace(p.getenv("AWS_REGION"))
 	}
 	if in.Region == "" {
-		in.Region = strings.TrimSpace(getenv("AWS_DEFAULT_REGION"))
+		in.Region = strings.TrimSpace(p.getenv("AWS_DEFAULT_REGION"))
 	}
 	switch {
 	case in.Region == "" && local:
 		in.Region = "us-east-1"
 	case in.Region == "":
-		return nil, inputErr("aws-region", "required: set aws-region (or AWS_REGION), e.g. eu-west-1")
+		return inputErr("aws-region", "required: set aws-region (or AWS_REGION), e.g. eu-west-1")
 	case !regionRE.MatchString(in.Region):
-		return nil, inputErr("aws-region", "%q is not an AWS region: use a region code such as us-east-1 or eu-central-1", in.Region)
+		return inputErr("aws-region", "%q is not an AWS region: use a region code such as us-east-1 or eu-central-1", in.Region)
 	}
 
 	in.RegistryID = get("registry-id")
 	if in.RegistryID != "" && !accountRE.MatchString(in.RegistryID) {
-		return nil, inputErr("registry-id", "%q is not an AWS account id: use the 12 digits of the account that owns the registry, or leave it empty for your own", in.RegistryID)
+		return inputErr("registry-id", "%q is not an AWS account id: use the 12 digits of the account that owns the registry, or leave it empty for your own", in.RegistryID)
 	}
+	return nil
+}
 
+// build is what is built and how it is tagged.
+func (p *parser) build() error {
+	in, get := p.in, p.get
 	in.Context = get("context")
 	if in.Context == "" {
 		in.Context = "."
 	}
 	in.File = get("file")
-
 	for _, s := range []struct {
 		name string
 		dst  *string
 	}{{"build-stage", &in.BuildStage}, {"target", &in.Target}} {
 		v := get(s.name)
 		if v != "" && !stageRE.MatchString(v) {
-			return nil, inputErr(s.name, "%q is not a stage name: use the name after AS in a FROM line, or a stage's index", v)
+			return inputErr(s.name, "%q is not a stage name: use the name after AS in a FROM line, or a stage's index", v)
 		}
 		*s.dst = v
 	}
-
-	if in.BuildArgs, err = parseBuildArgs(raw["build-args"], getenv); err != nil {
-		return nil, err
+	var err error
+	if in.BuildArgs, err = parseBuildArgs(p.raw["build-args"], p.getenv); err != nil {
+		return err
 	}
-
-	if in.Tags, err = parseTags(get("tags"), env.CI); err != nil {
-		return nil, err
+	if in.Tags, err = parseTags(get("tags"), p.ci); err != nil {
+		return err
 	}
+	return nil
+}
 
+// cache is the cache's inputs, the size limit and the network.
+func (p *parser) cache() error {
+	in, get := p.in, p.get
 	in.CacheKeyFiles = splitList(get("cache-key-files"))
 	for _, g := range in.CacheKeyFiles {
 		if strings.HasPrefix(g, "/") || slices.Contains(strings.Split(g, "/"), "..") {
-			return nil, inputErr("cache-key-files", "%q leaves the build context: use globs relative to the context, e.g. **/*.csproj", g)
+			return inputErr("cache-key-files", "%q leaves the build context: use globs relative to the context, e.g. **/*.csproj", g)
 		}
 	}
-
 	in.CacheSalt = get("cache-salt")
 	in.CacheRetention = 14
 	if v := get("cache-retention-days"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 3650 {
-			return nil, inputErr("cache-retention-days", "%q is not a number of days: use a whole number from 1 to 3650", v)
+			return inputErr("cache-retention-days", "%q is not a number of days: use a whole number from 1 to 3650", v)
 		}
 		in.CacheRetention = n
 	}
-
 	if v := get("max-image-size"); v != "" {
+		var err error
 		if in.MaxImageSize, err = ParseSize(v); err != nil {
-			return nil, inputErr("max-image-size", "%q is not a size: use a number with an optional unit B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB, e.g. 250MB", v)
+			return inputErr("max-image-size", "%q is not a size: use a number with an optional unit B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB, e.g. 250MB", v)
 		}
 		if in.MaxImageSize <= 0 {
-			return nil, inputErr("max-image-size", "%q must be more than 0: give a size such as 250MB, or leave it empty for no limit", v)
+			return inputErr("max-image-size", "%q must be more than 0: give a size such as 250MB, or leave it empty for no limit", v)
 		}
 	}
-
 	in.Network = strings.ToLower(get("network"))
 	switch in.Network {
 	case "", "default", "host", "none":
 	default:
-		return nil, inputErr("network", "%q is not a network mode BuildKit supports: use default, host or none", get("network"))
+		return inputErr("network", "%q is not a network mode BuildKit supports: use default, host or none", get("network"))
 	}
-	return in, nil
+	return nil
 }
 
 func specNames() string {
