@@ -26,7 +26,7 @@ import (
 
 // writeContextTree writes files (path: content) under dir; a path ending in
 // "/" is an empty directory.
-func writeContextTree(t *testing.T, dir string, files map[string]string) {
+func writeContextTree(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for name, content := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
