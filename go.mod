@@ -13,7 +13,6 @@ require (
 	github.com/google/go-cmp v0.7.0
 	github.com/google/go-containerregistry v0.22.1
 	github.com/moby/buildkit v0.34.2
-	github.com/moby/go-archive v0.3.3
 	github.com/moby/patternmatcher v0.6.1
 	github.com/sethvargo/go-githubactions v1.4.0
 	github.com/tonistiigi/fsutil v0.0.0-20261103091533-a72de9dcf763

@@ -1,8 +1,8 @@
 package buildcontext
 
 import (
-	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -14,21 +14,21 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/moby/go-archive"
-	"github.com/moby/go-archive/compression"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+	"github.com/tonistiigi/fsutil"
+	fstypes "github.com/tonistiigi/fsutil/types"
 )
 
-// Context is a build context directory as the engine receives it: a tar of
-// the directory without the paths its ignore file excludes.
+// Context is a build context directory as the engine receives it: the
+// directory without the paths its ignore file excludes.
 //
-// With a tar body BuildKit applies no excludes of its own, so the ignore file
-// is applied here, with the same matcher the docker CLI uses.
+// Which files that is, is decided once, by fsutil's filter (Files), the one
+// BuildKit applies to a context it reads over a session. The session serves
+// Files as it is, Tar writes it, and FS shows it to the cache keys.
 type Context struct {
 	dir        string // absolute, symbolic links resolved
 	dockerfile []byte
@@ -36,44 +36,17 @@ type Context struct {
 	dfPath     string // the Dockerfile's absolute path
 	dfOutside  bool   // the Dockerfile is not in dir: Tar adds it as dfName
 	dfModTime  time.Time
-	ignoreFile string   // the ignore file read, "" when there is none
-	excludes   []string // the patterns handed to the tar writer
+	ignoreFile string // the ignore file read, "" when there is none
 
-	mu   sync.Mutex // guards pm, which is not safe for concurrent use, and dirs
-	pm   *patternmatcher.PatternMatcher
-	dirs map[string]dirMatch // match results of directories, by real path
-
-	rootOnce sync.Once
-	root     *os.Root // the context directory, opened once for FS
-	rootErr  error
-	// plain holds the real paths of directories found to be real (not
-	// links) and carried by the tar, so that walking a deep tree through FS
-	// checks each directory once, not once per file below it.
-	plain sync.Map
+	files fsutil.FS         // the filtered context: the one decision
+	base  fsutil.FS         // the directory unfiltered, to read what files decided to hold
+	index map[string]*entry // what a walk of files found at Open, by slash path; "." is the root
 }
 
-// Close releases what FS holds open. The Context's Tar and FS may not be
-// used after it.
-func (c *Context) Close() error {
-	if c.root != nil {
-		return c.root.Close()
-	}
-	return nil
-}
-
-type dirMatch struct {
-	vis visibility
-	mi  patternmatcher.MatchInfo
-}
-
-// visibility is how the tar treats a path.
-type visibility int
-
-const (
-	hidden  visibility = iota // not in the tar, nor anything below it
-	implied                   // an excluded directory the tar walks into for a "!" exception: not an entry itself
-	visible                   // an entry of the tar
-)
+// Close releases what the Context holds. It holds nothing open today (FS
+// opens a file only for the fs.File it returns); callers close it so that it
+// may.
+func (c *Context) Close() error { return nil }
 
 // errOutsideContext is returned for a symbolic link whose target lies outside
 // the context; the tar carries such a link as a link and never its target.
@@ -104,7 +77,7 @@ func Open(dir, dockerfile string) (*Context, error) {
 	if abs, err = filepath.EvalSymlinks(abs); err != nil {
 		return nil, fmt.Errorf("opening build context: %w", err)
 	}
-	c := &Context{dir: abs, dirs: map[string]dirMatch{}}
+	c := &Context{dir: abs}
 
 	if dockerfile == "" {
 		dockerfile = filepath.Join(abs, "Dockerfile")
@@ -126,12 +99,12 @@ func Open(dir, dockerfile string) (*Context, error) {
 	}
 	c.dfModTime = dfInfo.ModTime().Truncate(time.Second)
 
-	patterns, err := c.readIgnoreFile(dfPath)
+	excludes, err := c.readIgnoreFile(dfPath)
 	if err != nil {
 		return nil, err
 	}
-	c.excludes = patterns
-	if c.pm, err = patternmatcher.New(patterns); err != nil {
+	pm, err := patternmatcher.New(excludes)
+	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", c.ignoreFile, err)
 	}
 
@@ -142,24 +115,26 @@ func Open(dir, dockerfile string) (*Context, error) {
 	if rel, err := filepath.Rel(abs, dfReal); err == nil && filepath.IsLocal(rel) {
 		c.dfName = filepath.ToSlash(rel)
 		// Like the docker CLI, send the Dockerfile even when the patterns
-		// exclude it: the build reads it from the tar.
-		if c.classify(c.dfName, false) != visible {
-			c.excludes = append(slices.Clip(patterns), "!"+escapePattern(rel))
-			if c.pm, err = patternmatcher.New(c.excludes); err != nil {
-				return nil, fmt.Errorf("reading %s: %w", c.ignoreFile, err)
-			}
-			c.dirs = map[string]dirMatch{}
-			if c.classify(c.dfName, false) != visible {
-				return nil, fmt.Errorf("opening build context: %s excludes the Dockerfile %s and it cannot be re-included; remove the pattern that excludes it", c.ignoreFile, c.dfName)
-			}
+		// exclude it: a build over a tar reads it from the tar.
+		if excluded, _ := pm.MatchesOrParentMatches(rel); excluded {
+			excludes = append(slices.Clip(excludes), "!"+escapePattern(rel))
 		}
 	} else {
 		c.dfOutside = true
 		c.dfName = c.outsideName()
 	}
 
-	if err := c.check(); err != nil {
+	if c.base, err = fsutil.NewFS(abs); err != nil {
+		return nil, fmt.Errorf("opening build context: %w", err)
+	}
+	if c.files, err = fsutil.NewFilterFS(c.base, &fsutil.FilterOpt{ExcludePatterns: excludes, Map: c.mapStat}); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", c.ignoreFile, err)
+	}
+	if err := c.snapshot(fi); err != nil {
 		return nil, err
+	}
+	if !c.dfOutside && c.index[c.dfName] == nil {
+		return nil, fmt.Errorf("opening build context: %s excludes the Dockerfile %s and it cannot be re-included; remove the pattern that excludes it", c.ignoreFile, c.dfName)
 	}
 	return c, nil
 }
@@ -201,26 +176,96 @@ func (c *Context) outsideName() string {
 	}
 }
 
-// check walks the context as the tar will and opens every regular file, as
-// the docker CLI does before a build: the tar writer only logs the files it
-// cannot read.
-func (c *Context) check() error {
-	fsys := c.FS()
-	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+// mapStat is the filter's Map: every entry is owned by 0:0, as the tar and
+// the session say, and sockets are left out. fsutil clears a socket's type
+// bit (archive/tar cannot write one), so a socket would otherwise travel as
+// an empty regular file that no one can open; only entries that look like
+// empty files cost a look at the disk.
+func (c *Context) mapStat(p string, st *fstypes.Stat) fsutil.MapResult {
+	st.Uid, st.Gid = 0, 0
+	if fs.FileMode(st.Mode).IsRegular() && st.Size == 0 && st.Linkname == "" {
+		if fi, err := os.Lstat(filepath.Join(c.dir, p)); err == nil && fi.Mode().Type() == fs.ModeSocket {
+			return fsutil.MapResultExclude
+		}
+	}
+	return fsutil.MapResultKeep
+}
+
+// snapshot walks Files once, records every entry for FS, and opens every
+// regular file, as the docker CLI does before a build: a tar writer or a
+// session that meets an unreadable file fails late, or only logs it.
+func (c *Context) snapshot(rootInfo fs.FileInfo) error {
+	root := &entry{name: ".", path: ".", mode: rootInfo.Mode(), mtime: rootInfo.ModTime().UnixNano()}
+	c.index = map[string]*entry{".": root}
+	err := c.files.Walk(context.Background(), "", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		f, err := fsys.Open(name)
+		fi, err := d.Info()
 		if err != nil {
 			return err
 		}
-		return f.Close()
+		st, ok := fi.Sys().(*fstypes.Stat)
+		if !ok {
+			return &fs.PathError{Op: "walk", Path: p, Err: syscall.EBADMSG}
+		}
+		name := filepath.ToSlash(p)
+		parent := c.index[path.Dir(name)]
+		if parent == nil {
+			return &fs.PathError{Op: "walk", Path: name, Err: errors.New("entry before its directory")}
+		}
+		e := &entry{
+			name:  path.Base(name),
+			path:  name,
+			mode:  fs.FileMode(st.Mode),
+			size:  st.Size,
+			mtime: st.ModTime,
+		}
+		switch {
+		case e.mode&fs.ModeSymlink != 0:
+			e.link = st.Linkname
+		case st.Linkname != "":
+			// A hard link to a file seen before: the tar sends a link, the
+			// FS shows the file.
+			if first := c.index[filepath.ToSlash(st.Linkname)]; first != nil {
+				e.size = first.size
+			}
+		case e.mode.IsRegular():
+			rc, err := c.base.Open(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // gone since the directory was read
+			}
+			if err != nil {
+				return &fs.PathError{Op: "open", Path: name, Err: unwrapPathError(err)}
+			}
+			rc.Close()
+		}
+		c.index[name] = e
+		parent.kids = append(parent.kids, e)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("checking build context %s: %w", c.dir, err)
+	}
+	if c.dfOutside {
+		df := &entry{
+			name:    c.dfName,
+			path:    c.dfName,
+			mode:    0o644,
+			size:    int64(len(c.dockerfile)),
+			mtime:   c.dfModTime.UnixNano(),
+			virtual: true,
+			data:    c.dockerfile,
+		}
+		c.index[c.dfName] = df
+		root.kids = append(root.kids, df)
+	}
+	// The walk yields each directory's entries in name order; sorting again
+	// costs little and keeps ReadDir's promise whatever the walk does.
+	for _, e := range c.index {
+		if len(e.kids) > 1 {
+			slices.SortFunc(e.kids, func(a, b *entry) int { return strings.Compare(a.name, b.name) })
+		}
 	}
 	return nil
 }
@@ -236,90 +281,82 @@ func (c *Context) Dockerfile() []byte { return c.dockerfile }
 // for ImageBuildOptions.Dockerfile.
 func (c *Context) DockerfileName() string { return c.dfName }
 
-// Tar streams the context as an uncompressed tar, written as it is read.
-// Entries are owned by uid and gid 0; symbolic links are entries of their
-// own, never followed.
+// DockerfilePath is the Dockerfile's absolute path.
+func (c *Context) DockerfilePath() string { return c.dfPath }
+
+// Files is the context as BuildKit receives it over a session: the
+// directory through fsutil's filter with the ignore file's patterns (and an
+// exception for the Dockerfile when they exclude it), entries owned by 0:0,
+// symbolic links as links, sockets left out. Tar and FS are made from it.
+// It is safe for concurrent walks. A Dockerfile from outside the context is
+// not in it: a session serves the Dockerfile's directory on its own.
+func (c *Context) Files() fsutil.FS { return c.files }
+
+// Tar streams the context as an uncompressed tar, written as it is read:
+// the entries of Files, in walk order, each directory before what it holds,
+// owned by uid and gid 0, symbolic links as links, and a second path to a
+// file already written as a hard link; then a Dockerfile from outside the
+// context under DockerfileName. Closing the reader stops the writer.
 func (c *Context) Tar() (io.ReadCloser, error) {
-	rc, err := archive.TarWithOptions(c.dir, &archive.TarOptions{
-		ExcludePatterns: c.excludes,
-		ChownOpts:       &archive.ChownOpts{UID: 0, GID: 0},
-		Compression:     compression.None,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("packing build context %s: %w", c.dir, err)
-	}
-	if !c.dfOutside {
-		return rc, nil
-	}
-	return archive.ReplaceFileTarWrapper(rc, map[string]archive.TarModifierFunc{
-		c.dfName: func(string, *tar.Header, io.Reader) (*tar.Header, []byte, error) {
-			return &tar.Header{
-				Name:     c.dfName,
-				Typeflag: tar.TypeReg,
-				Mode:     0o644,
-				ModTime:  c.dfModTime,
-				Format:   tar.FormatPAX,
-			}, c.dockerfile, nil
-		},
-	}), nil
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	go func() {
+		err := fsutil.WriteTar(ctx, tarFS{c}, pw)
+		if err != nil {
+			err = fmt.Errorf("packing build context %s: %w", c.dir, err)
+		}
+		pw.CloseWithError(err)
+	}()
+	return &tarReader{PipeReader: pr, cancel: cancel}, nil
 }
 
-// FS returns the context as the tar carries it: excluded paths are absent,
-// symbolic links are links (ReadLink, Lstat), and a Dockerfile from outside
-// the context appears under DockerfileName. Besides the tar's entries it
-// holds only the directories the tar leaves implicit above an entry, which
-// happens when a "!" exception re-includes a path inside an excluded
-// directory. FileInfo.Sys is nil: the tar's uid and gid are always 0.
+type tarReader struct {
+	*io.PipeReader
+	cancel context.CancelFunc
+}
+
+func (r *tarReader) Close() error {
+	r.cancel()
+	return r.PipeReader.Close()
+}
+
+// tarFS is Files with the Dockerfile from outside the context added at the
+// end of the walk.
+type tarFS struct{ c *Context }
+
+func (t tarFS) Walk(ctx context.Context, target string, fn fs.WalkDirFunc) error {
+	if err := t.c.files.Walk(ctx, target, fn); err != nil {
+		return err
+	}
+	if !t.c.dfOutside {
+		return nil
+	}
+	st := &fstypes.Stat{
+		Path:    t.c.dfName,
+		Mode:    0o644,
+		Size:    int64(len(t.c.dockerfile)),
+		ModTime: t.c.dfModTime.UnixNano(),
+	}
+	return fn(t.c.dfName, &fsutil.DirEntryInfo{Stat: st}, nil)
+}
+
+func (t tarFS) Open(p string) (io.ReadCloser, error) {
+	if t.c.dfOutside && p == t.c.dfName {
+		return io.NopCloser(bytes.NewReader(t.c.dockerfile)), nil
+	}
+	return t.c.files.Open(p)
+}
+
+// FS returns the context as the tar carries it: the entries Files held when
+// the context was opened (excluded paths absent, symbolic links as links for
+// ReadLink and Lstat, a second path to a file as the file), and a Dockerfile
+// from outside the context under DockerfileName. A file's content is read
+// when it is opened. FileInfo.Sys is nil: the tar's uid and
+// gid are always 0. It is safe for concurrent use.
 //
 // Open follows a symbolic link only to a path the tar carries; it never opens
 // anything outside the context.
 func (c *Context) FS() fs.FS { return contextFS{c} }
-
-// classify returns how the tar treats the real, slash-separated path p, the
-// way go-archive's TarWithOptions decides while it walks: each path is
-// matched with the results of its parent directory, and an excluded
-// directory is still walked when an exception pattern lies below it.
-func (c *Context) classify(p string, isDir bool) visibility {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.classifyLocked(p, isDir)
-}
-
-func (c *Context) classifyLocked(p string, isDir bool) visibility {
-	if isDir {
-		if m, ok := c.dirs[p]; ok {
-			return m.vis
-		}
-	}
-	var parent patternmatcher.MatchInfo
-	if dir := path.Dir(p); dir != "." {
-		if c.classifyLocked(dir, true) == hidden {
-			return hidden
-		}
-		parent = c.dirs[dir].mi
-	}
-	rel := filepath.FromSlash(p)
-	skip, mi, err := c.pm.MatchesUsingParentResults(rel, parent)
-	vis := visible
-	switch {
-	case err != nil:
-		vis = hidden
-	case skip:
-		vis = hidden
-		if isDir && c.pm.Exclusions() {
-			for _, pat := range c.pm.Patterns() {
-				if pat.Exclusion() && strings.HasPrefix(pat.String()+string(filepath.Separator), rel+string(filepath.Separator)) {
-					vis = implied
-					break
-				}
-			}
-		}
-	}
-	if isDir {
-		c.dirs[p] = dirMatch{vis: vis, mi: mi}
-	}
-	return vis
-}
 
 // escapePattern quotes the pattern metacharacters in a file name.
 func escapePattern(name string) string {
@@ -333,6 +370,23 @@ func escapePattern(name string) string {
 	return b.String()
 }
 
+// entry is one entry of the context, as the walk of Files found it.
+type entry struct {
+	name  string // base name; "." for the root
+	path  string // slash-separated, relative to the context
+	mode  fs.FileMode
+	size  int64
+	mtime int64    // Unix nanoseconds
+	link  string   // a symbolic link's text
+	kids  []*entry // a directory's entries, by name
+	// virtual marks the Dockerfile from outside the context; data is its
+	// content.
+	virtual bool
+	data    []byte
+}
+
+func (e *entry) info(name string) fs.FileInfo { return fileInfo{e: e, name: name} }
+
 // contextFS is the fs.FS of a Context.
 type contextFS struct{ c *Context }
 
@@ -342,32 +396,19 @@ var (
 	_ fs.StatFS     = contextFS{}
 )
 
-// node is what a name resolves to.
-type node struct {
-	real    string // real path inside the context, slash-separated; "." for the root
-	info    fs.FileInfo
-	virtual bool // the Dockerfile added from outside the context
-}
-
-// resolve finds what name refers to, following symbolic links inside the
-// context (the last element too when follow is set). Every path it passes
-// through must be one the tar carries.
-func (c *Context) resolve(root *os.Root, op, name string, follow bool) (node, error) {
+// resolve finds what name refers to, following symbolic links through
+// entries of the context (the last element too when follow is set).
+func (c *Context) resolve(op, name string, follow bool) (*entry, error) {
 	if !fs.ValidPath(name) {
-		return node{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
-	if name == "." {
-		fi, err := root.Lstat(".")
-		if err != nil {
-			return node{}, &fs.PathError{Op: op, Path: name, Err: unwrapPathError(err)}
-		}
-		return node{real: ".", info: fi}, nil
-	}
-	if c.dfOutside && name == c.dfName {
-		return node{real: name, info: c.virtualInfo(), virtual: true}, nil
+	// Entries are recorded under paths without links, so a hit is the
+	// entry itself, unless it is a link to follow.
+	if e := c.index[name]; e != nil && (!follow || e.mode&fs.ModeSymlink == 0) {
+		return e, nil
 	}
 	parts := strings.Split(name, "/")
-	cur := ""
+	cur := c.index["."]
 	links := 0
 	for len(parts) > 0 {
 		elem := parts[0]
@@ -376,273 +417,70 @@ func (c *Context) resolve(root *os.Root, op, name string, follow bool) (node, er
 		case "", ".":
 			continue
 		case "..":
-			if cur == "" {
-				return node{}, &fs.PathError{Op: op, Path: name, Err: errOutsideContext}
+			if cur.path == "." {
+				return nil, &fs.PathError{Op: op, Path: name, Err: errOutsideContext}
 			}
-			if cur = path.Dir(cur); cur == "." {
-				cur = ""
-			}
+			cur = c.index[path.Dir(cur.path)]
 			continue
 		}
-		next := path.Join(cur, elem)
-		last := len(parts) == 0
-		if _, ok := c.plain.Load(next); ok && !last {
-			cur = next
-			continue
+		if !cur.mode.IsDir() {
+			return nil, &fs.PathError{Op: op, Path: name, Err: syscall.ENOTDIR}
 		}
-		fi, err := c.lstat(root, next)
-		if err != nil {
-			return node{}, &fs.PathError{Op: op, Path: name, Err: unwrapPathError(err)}
+		next := c.index[path.Join(cur.path, elem)]
+		if next == nil {
+			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
-		if fi.Mode().Type() == fs.ModeSocket || !c.carried(root, next, fi, last) {
-			return node{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
-		}
-		if fi.Mode().Type() == fs.ModeSymlink && (!last || follow) {
+		if next.mode&fs.ModeSymlink != 0 && (len(parts) > 0 || follow) {
 			if links++; links > maxSymlinks {
-				return node{}, &fs.PathError{Op: op, Path: name, Err: syscall.ELOOP}
+				return nil, &fs.PathError{Op: op, Path: name, Err: syscall.ELOOP}
 			}
-			target, err := root.Readlink(next)
-			if err != nil {
-				return node{}, &fs.PathError{Op: op, Path: name, Err: unwrapPathError(err)}
+			if strings.HasPrefix(next.link, "/") || filepath.IsAbs(next.link) {
+				return nil, &fs.PathError{Op: op, Path: name, Err: errOutsideContext}
 			}
-			if filepath.IsAbs(target) || strings.HasPrefix(target, "/") {
-				return node{}, &fs.PathError{Op: op, Path: name, Err: errOutsideContext}
-			}
-			parts = append(strings.Split(filepath.ToSlash(target), "/"), parts...)
+			parts = append(strings.Split(filepath.ToSlash(next.link), "/"), parts...)
 			continue
-		}
-		if !last && !fi.IsDir() {
-			return node{}, &fs.PathError{Op: op, Path: name, Err: syscall.ENOTDIR}
-		}
-		if fi.IsDir() {
-			c.plain.Store(next, true)
 		}
 		cur = next
 	}
-	if cur == "" {
-		fi, err := root.Lstat(".")
-		if err != nil {
-			return node{}, &fs.PathError{Op: op, Path: name, Err: unwrapPathError(err)}
-		}
-		return node{real: ".", info: fi}, nil
-	}
-	fi, err := c.lstat(root, cur)
-	if err != nil {
-		return node{}, &fs.PathError{Op: op, Path: name, Err: unwrapPathError(err)}
-	}
-	return node{real: cur, info: fi}, nil
-}
-
-// isPlain reports whether every directory from the context down to dir has
-// been found to be a real directory (no link) the tar carries.
-func (c *Context) isPlain(dir string) bool {
-	if dir == "." {
-		return true
-	}
-	_, ok := c.plain.Load(dir)
-	return ok
-}
-
-// lstat describes the real path p. Below a plain directory no link can lead
-// out of the context, so the kernel walks the path in one call; elsewhere
-// os.Root checks each step. (The tar writer itself walks plain paths.)
-func (c *Context) lstat(root *os.Root, p string) (fs.FileInfo, error) {
-	if c.isPlain(path.Dir(p)) {
-		return os.Lstat(filepath.Join(c.dir, filepath.FromSlash(p)))
-	}
-	return root.Lstat(p)
-}
-
-// open opens the real path p, never following a final link.
-func (c *Context) open(root *os.Root, p string) (*os.File, error) {
-	if p == "." || c.isPlain(path.Dir(p)) {
-		return os.OpenFile(filepath.Join(c.dir, filepath.FromSlash(p)), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	}
-	return root.Open(p)
-}
-
-// carried reports whether the tar holds p or, for a directory on the way to
-// a deeper name, walks through it.
-func (c *Context) carried(root *os.Root, p string, fi fs.FileInfo, last bool) bool {
-	switch c.classify(p, fi.IsDir()) {
-	case visible:
-		return true
-	case implied:
-		return !last || c.holdsEntries(root, p)
-	}
-	return false
-}
-
-// holdsEntries reports whether the implied directory p has an entry of the
-// tar below it; if not, the tar has no trace of it.
-func (c *Context) holdsEntries(root *os.Root, p string) bool {
-	ents, err := c.readDirNames(root, p)
-	if err != nil {
-		return false
-	}
-	for _, e := range ents {
-		child := path.Join(p, e)
-		fi, err := c.lstat(root, child)
-		if err != nil || fi.Mode().Type() == fs.ModeSocket {
-			continue
-		}
-		switch c.classify(child, fi.IsDir()) {
-		case visible:
-			return true
-		case implied:
-			if c.holdsEntries(root, child) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func (c *Context) readDirNames(root *os.Root, p string) ([]string, error) {
-	f, err := c.open(root, p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return f.Readdirnames(-1)
-}
-
-// readDir lists the real directory p as the tar carries it. The entries'
-// types come from the directory listing itself; their FileInfo is read only
-// when asked for, so a walk costs no stat per entry.
-func (c *Context) readDir(root *os.Root, p string) ([]fs.DirEntry, error) {
-	f, err := c.open(root, p)
-	if err != nil {
-		return nil, unwrapPathError(err)
-	}
-	ents, err := f.ReadDir(-1)
-	f.Close()
-	if err != nil {
-		return nil, unwrapPathError(err)
-	}
-	var out []fs.DirEntry
-	for _, e := range ents {
-		if e.Type() == fs.ModeSocket {
-			continue // the tar writer cannot hold sockets and skips them
-		}
-		child := path.Join(p, e.Name())
-		switch c.classify(child, e.IsDir()) {
-		case hidden:
-			continue
-		case implied:
-			if !c.holdsEntries(root, child) {
-				continue
-			}
-		}
-		out = append(out, ownerless{e})
-	}
-	if p == "." && c.dfOutside {
-		out = append(out, fs.FileInfoToDirEntry(c.virtualInfo()))
-	}
-	slices.SortFunc(out, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	return out, nil
-}
-
-// ownerless is a directory entry whose FileInfo names no owner: the tar
-// always says uid/gid 0.
-type ownerless struct{ fs.DirEntry }
-
-func (e ownerless) Info() (fs.FileInfo, error) {
-	fi, err := e.DirEntry.Info()
-	if err != nil {
-		return nil, err
-	}
-	return entryInfo{fi, e.Name()}, nil
-}
-
-func (c *Context) virtualInfo() fs.FileInfo {
-	return virtualInfo{name: c.dfName, size: int64(len(c.dockerfile)), mtime: c.dfModTime}
-}
-
-func (f contextFS) withRoot(op, name string, fn func(*os.Root) error) error {
-	c := f.c
-	c.rootOnce.Do(func() { c.root, c.rootErr = os.OpenRoot(c.dir) })
-	if c.rootErr != nil {
-		return &fs.PathError{Op: op, Path: name, Err: c.rootErr}
-	}
-	return fn(c.root)
-}
-
-// openPlainFile opens a regular file the tar carries in a plain directory
-// (one reached without links) with no more system calls than os.DirFS: the
-// open itself refuses a final link, and the open file tells its type. It
-// reports false for anything else, which the general path then handles
-// (and explains, when it is an error).
-func (c *Context) openPlainFile(name string) (fs.File, bool) {
-	if !fs.ValidPath(name) || name == "." || (c.dfOutside && name == c.dfName) || !c.isPlain(path.Dir(name)) {
-		return nil, false
-	}
-	osf, err := os.OpenFile(filepath.Join(c.dir, filepath.FromSlash(name)), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, false
-	}
-	fi, err := osf.Stat()
-	if err != nil || !fi.Mode().IsRegular() || c.classify(name, false) != visible {
-		osf.Close()
-		return nil, false
-	}
-	return &regularFile{File: osf, info: entryInfo{fi, path.Base(name)}}, true
+	return cur, nil
 }
 
 // Open opens name, following symbolic links that stay inside the context.
 // Anything but a regular file or a directory opens as an empty file, as the
 // tar carries no content for it.
 func (f contextFS) Open(name string) (fs.File, error) {
-	if file, ok := f.c.openPlainFile(name); ok {
-		return file, nil
+	e, err := f.c.resolve("open", name, true)
+	if err != nil {
+		return nil, err
 	}
-	var file fs.File
-	err := f.withRoot("open", name, func(root *os.Root) error {
-		n, err := f.c.resolve(root, "open", name, true)
+	info := e.info(path.Base(name))
+	switch {
+	case e.virtual:
+		return &memFile{Reader: bytes.NewReader(e.data), info: info}, nil
+	case e.mode.IsDir():
+		return &dirFile{info: info, entries: e.kids}, nil
+	case e.mode.IsRegular():
+		// The walk of Files decided that e is in the context; the filter's
+		// Open would only match the patterns again.
+		rc, err := f.c.base.Open(filepath.FromSlash(e.path))
 		if err != nil {
-			return err
+			return nil, &fs.PathError{Op: "open", Path: name, Err: unwrapPathError(err)}
 		}
-		info := entryInfo{n.info, path.Base(name)}
-		switch {
-		case n.virtual:
-			file = &memFile{Reader: bytes.NewReader(f.c.dockerfile), info: n.info}
-		case n.info.IsDir():
-			ents, err := f.c.readDir(root, n.real)
-			if err != nil {
-				return &fs.PathError{Op: "open", Path: name, Err: err}
-			}
-			file = &dirFile{info: info, entries: ents}
-		case n.info.Mode().IsRegular():
-			osf, err := f.c.open(root, n.real)
-			if err != nil {
-				return &fs.PathError{Op: "open", Path: name, Err: unwrapPathError(err)}
-			}
-			file = &regularFile{File: osf, info: info}
-		default:
-			file = &memFile{Reader: bytes.NewReader(nil), info: info}
-		}
-		return nil
-	})
-	return file, err
+		return &regularFile{ReadCloser: rc, info: info}, nil
+	}
+	return &memFile{Reader: bytes.NewReader(nil), info: info}, nil
 }
 
 // ReadDir lists the directory name as the tar carries it, sorted by name.
 func (f contextFS) ReadDir(name string) ([]fs.DirEntry, error) {
-	var ents []fs.DirEntry
-	err := f.withRoot("readdir", name, func(root *os.Root) error {
-		n, err := f.c.resolve(root, "readdir", name, true)
-		if err != nil {
-			return err
-		}
-		if !n.info.IsDir() {
-			return &fs.PathError{Op: "readdir", Path: name, Err: syscall.ENOTDIR}
-		}
-		if ents, err = f.c.readDir(root, n.real); err != nil {
-			return &fs.PathError{Op: "readdir", Path: name, Err: err}
-		}
-		return nil
-	})
-	return ents, err
+	e, err := f.c.resolve("readdir", name, true)
+	if err != nil {
+		return nil, err
+	}
+	if !e.mode.IsDir() {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: syscall.ENOTDIR}
+	}
+	return dirEntries(e.kids), nil
 }
 
 // Stat describes name, following symbolic links that stay inside the
@@ -653,39 +491,23 @@ func (f contextFS) Stat(name string) (fs.FileInfo, error) { return f.stat("stat"
 func (f contextFS) Lstat(name string) (fs.FileInfo, error) { return f.stat("lstat", name, false) }
 
 func (f contextFS) stat(op, name string, follow bool) (fs.FileInfo, error) {
-	var info fs.FileInfo
-	err := f.withRoot(op, name, func(root *os.Root) error {
-		n, err := f.c.resolve(root, op, name, follow)
-		if err != nil {
-			return err
-		}
-		if n.virtual {
-			info = n.info
-		} else {
-			info = entryInfo{n.info, path.Base(name)}
-		}
-		return nil
-	})
-	return info, err
+	e, err := f.c.resolve(op, name, follow)
+	if err != nil {
+		return nil, err
+	}
+	return e.info(path.Base(name)), nil
 }
 
 // ReadLink returns the text of the symbolic link name, wherever it points.
 func (f contextFS) ReadLink(name string) (string, error) {
-	var target string
-	err := f.withRoot("readlink", name, func(root *os.Root) error {
-		n, err := f.c.resolve(root, "readlink", name, false)
-		if err != nil {
-			return err
-		}
-		if n.virtual || n.info.Mode().Type() != fs.ModeSymlink {
-			return &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
-		}
-		if target, err = root.Readlink(n.real); err != nil {
-			return &fs.PathError{Op: "readlink", Path: name, Err: unwrapPathError(err)}
-		}
-		return nil
-	})
-	return target, err
+	e, err := f.c.resolve("readlink", name, false)
+	if err != nil {
+		return "", err
+	}
+	if e.mode&fs.ModeSymlink == 0 {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
+	}
+	return e.link, nil
 }
 
 // unwrapPathError drops the os.PathError around err, whose path is the real
@@ -698,31 +520,38 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// entryInfo is a FileInfo under the name it was asked for, with no Sys: the
-// host's owner is not what the tar carries.
-type entryInfo struct {
-	fs.FileInfo
+// fileInfo describes an entry under the name it was asked for, with no Sys:
+// the host's owner is not what the tar carries.
+type fileInfo struct {
+	e    *entry
 	name string
 }
 
-func (i entryInfo) Name() string { return i.name }
-func (i entryInfo) Sys() any     { return nil }
+func (i fileInfo) Name() string       { return i.name }
+func (i fileInfo) Size() int64        { return i.e.size }
+func (i fileInfo) Mode() fs.FileMode  { return i.e.mode }
+func (i fileInfo) ModTime() time.Time { return time.Unix(0, i.e.mtime) }
+func (i fileInfo) IsDir() bool        { return i.e.mode.IsDir() }
+func (i fileInfo) Sys() any           { return nil }
 
-type virtualInfo struct {
-	name  string
-	size  int64
-	mtime time.Time
+// dirEntry is an entry as a directory lists it.
+type dirEntry struct{ e *entry }
+
+func (d dirEntry) Name() string               { return d.e.name }
+func (d dirEntry) IsDir() bool                { return d.e.mode.IsDir() }
+func (d dirEntry) Type() fs.FileMode          { return d.e.mode.Type() }
+func (d dirEntry) Info() (fs.FileInfo, error) { return d.e.info(d.e.name), nil }
+
+func dirEntries(es []*entry) []fs.DirEntry {
+	out := make([]fs.DirEntry, len(es))
+	for i, e := range es {
+		out[i] = dirEntry{e}
+	}
+	return out
 }
 
-func (i virtualInfo) Name() string       { return i.name }
-func (i virtualInfo) Size() int64        { return i.size }
-func (i virtualInfo) Mode() fs.FileMode  { return 0o644 }
-func (i virtualInfo) ModTime() time.Time { return i.mtime }
-func (i virtualInfo) IsDir() bool        { return false }
-func (i virtualInfo) Sys() any           { return nil }
-
 type regularFile struct {
-	*os.File
+	io.ReadCloser
 	info fs.FileInfo
 }
 
@@ -738,7 +567,7 @@ func (f *memFile) Close() error               { return nil }
 
 type dirFile struct {
 	info    fs.FileInfo
-	entries []fs.DirEntry
+	entries []*entry
 	off     int
 }
 
@@ -752,19 +581,12 @@ func (d *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
 	rest := d.entries[d.off:]
 	if n <= 0 {
 		d.off = len(d.entries)
-		return slices.Clone(rest), nil
+		return dirEntries(rest), nil
 	}
 	if len(rest) == 0 {
 		return nil, io.EOF
 	}
 	n = min(n, len(rest))
 	d.off += n
-	return slices.Clone(rest[:n]), nil
+	return dirEntries(rest[:n]), nil
 }
-
-// Excludes are the ignore patterns the context applies, as the session's
-// filter takes them.
-func (c *Context) Excludes() []string { return slices.Clone(c.excludes) }
-
-// DockerfilePath is the Dockerfile's absolute path.
-func (c *Context) DockerfilePath() string { return c.dfPath }

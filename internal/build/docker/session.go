@@ -13,7 +13,6 @@ import (
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/filesync"
 	"github.com/tonistiigi/fsutil"
-	fstypes "github.com/tonistiigi/fsutil/types"
 
 	"github.com/org/ms-build-action/internal/buildcontext"
 )
@@ -37,9 +36,23 @@ type contextSession struct {
 
 func (cs *contextSession) Close() error { return cs.s.Close() }
 
-// startSession opens a session that serves the context (with .dockerignore
-// applied, owners reset to 0:0, links sent as links) and the Dockerfile's
-// directory, and returns once the engine has taken it.
+// keepContextDecision drops the exclude patterns the Dockerfile frontend
+// sends with its request for the context: they are the ignore file's, which
+// Files has applied already, with the exception that keeps the Dockerfile.
+// Applied a second time, on this side of the session, they would take an
+// ignored Dockerfile back out, and a build over a session would COPY other
+// files than a build over the tar and than the skip key hashed. Include
+// patterns and followed paths (the frontend's narrowing of a request) stay.
+func keepContextDecision(dir string, o *fsutil.FilterOpt) error {
+	if dir == "context" {
+		o.ExcludePatterns = nil
+	}
+	return nil
+}
+
+// startSession opens a session that serves the context (c.Files: the files
+// the tar and the cache keys see too) and the Dockerfile's directory, and
+// returns once the engine has taken it.
 func (e *Engine) startSession(ctx context.Context, c *buildcontext.Context) (*contextSession, error) {
 	// The same directory shares a key across runs, so the engine can send
 	// only the changes since its last build of it.
@@ -48,25 +61,12 @@ func (e *Engine) startSession(ctx context.Context, c *buildcontext.Context) (*co
 	if err != nil {
 		return nil, fmt.Errorf("starting a build session: %w", err)
 	}
-	base, err := fsutil.NewFS(c.Dir())
-	if err != nil {
-		return nil, fmt.Errorf("opening the build context: %w", err)
-	}
-	ctxFS, err := fsutil.NewFilterFS(base, &fsutil.FilterOpt{
-		ExcludePatterns: c.Excludes(),
-		Map: func(_ string, st *fstypes.Stat) fsutil.MapResult {
-			st.Uid, st.Gid = 0, 0
-			return fsutil.MapResultKeep
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("filtering the build context: %w", err)
-	}
 	dfFS, err := fsutil.NewFS(filepath.Dir(c.DockerfilePath()))
 	if err != nil {
+		s.Close()
 		return nil, fmt.Errorf("opening the Dockerfile's directory: %w", err)
 	}
-	s.Allow(filesync.NewFSSyncProvider(filesync.StaticDirSource{"context": ctxFS, "dockerfile": dfFS}))
+	s.Allow(filesync.NewFSSyncProvider(filesync.StaticDirSource{"context": c.Files(), "dockerfile": dfFS}, keepContextDecision))
 
 	dialed := make(chan error, 1)
 	go s.Run(context.WithoutCancel(ctx), func(ctx context.Context, proto string, meta map[string][]string) (net.Conn, error) {
