@@ -36,20 +36,6 @@ type contextSession struct {
 
 func (cs *contextSession) Close() error { return cs.s.Close() }
 
-// keepContextDecision drops the exclude patterns the Dockerfile frontend
-// sends with its request for the context: they are the ignore file's, which
-// Files has applied already, with the exception that keeps the Dockerfile.
-// Applied a second time, on this side of the session, they would take an
-// ignored Dockerfile back out, and a build over a session would COPY other
-// files than a build over the tar and than the skip key hashed. Include
-// patterns and followed paths (the frontend's narrowing of a request) stay.
-func keepContextDecision(dir string, o *fsutil.FilterOpt) error {
-	if dir == "context" {
-		o.ExcludePatterns = nil
-	}
-	return nil
-}
-
 // startSession opens a session that serves the context (c.Files: the files
 // the tar and the cache keys see too) and the Dockerfile's directory, and
 // returns once the engine has taken it.
@@ -66,7 +52,7 @@ func (e *Engine) startSession(ctx context.Context, c *buildcontext.Context) (*co
 		s.Close()
 		return nil, fmt.Errorf("opening the Dockerfile's directory: %w", err)
 	}
-	s.Allow(filesync.NewFSSyncProvider(filesync.StaticDirSource{"context": c.Files(), "dockerfile": dfFS}, keepContextDecision))
+	s.Allow(filesync.NewFSSyncProvider(filesync.StaticDirSource{"context": c.Files(), "dockerfile": dfFS}))
 
 	dialed := make(chan error, 1)
 	go s.Run(context.WithoutCancel(ctx), func(ctx context.Context, proto string, meta map[string][]string) (net.Conn, error) {
