@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/smithy-go"
@@ -90,17 +92,20 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, st
 	return 1
 }
 
-// hint adds what to do to the errors whose cause is known.
+// hint adds what to do to the errors whose cause is known, by their types.
 func hint(err error) string {
-	msg := err.Error()
-	var oe *smithy.OperationError
+	var (
+		signing *v4.SigningError
+		op      *smithy.OperationError
+		api     smithy.APIError
+	)
 	switch {
-	case strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "get credentials"):
+	case errors.As(err, &signing):
 		return " (no AWS credentials were found: use aws-actions/configure-aws-credentials with OIDC, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE; or try dry-run: true)"
-	case errors.As(err, &oe) && strings.Contains(msg, "exceeded maximum number of attempts"):
-		return fmt.Sprintf(" (ECR kept failing on %s after %d attempts: check AWS's service health and the network, then run again)", oe.Operation(), ecrAttempts)
-	case strings.Contains(msg, "AccessDenied"):
+	case errors.As(err, &api) && strings.HasPrefix(api.ErrorCode(), "AccessDenied"):
 		return " (the AWS credentials lack a permission: see the IAM permissions in the README)"
+	case errors.As(err, &op) && errors.As(err, new(*retry.MaxAttemptsError)):
+		return fmt.Sprintf(" (ECR kept failing on %s after %d attempts: check AWS's service health and the network, then run again)", op.Operation(), ecrAttempts)
 	}
 	return ""
 }
