@@ -63,65 +63,20 @@ const maxSymlinks = 40
 // checked to be readable, so that an unreadable file fails here, with its
 // name, and not as a silently truncated context.
 func Open(dir, dockerfile string) (*Context, error) {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("opening build context: %w", err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("opening build context: %s is not a directory", dir)
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("opening build context %s: %w", dir, err)
-	}
-	if abs, err = filepath.EvalSymlinks(abs); err != nil {
-		return nil, fmt.Errorf("opening build context: %w", err)
-	}
-	c := &Context{dir: abs}
-
-	if dockerfile == "" {
-		dockerfile = filepath.Join(abs, "Dockerfile")
-	}
-	dfPath, err := filepath.Abs(dockerfile)
-	if err != nil {
-		return nil, fmt.Errorf("opening Dockerfile %s: %w", dockerfile, err)
-	}
-	dfInfo, err := os.Stat(dfPath)
-	if err != nil {
-		return nil, fmt.Errorf("opening Dockerfile: %w", err)
-	}
-	if !dfInfo.Mode().IsRegular() {
-		return nil, fmt.Errorf("opening Dockerfile: %s is not a regular file", dfPath)
-	}
-	c.dfPath = dfPath
-	if c.dockerfile, err = os.ReadFile(dfPath); err != nil {
-		return nil, fmt.Errorf("reading Dockerfile: %w", err)
-	}
-	c.dfModTime = dfInfo.ModTime().Truncate(time.Second)
-
-	excludes, err := c.readIgnoreFile(dfPath)
+	abs, fi, err := resolveDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	pm, err := patternmatcher.New(excludes)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", c.ignoreFile, err)
+	c := &Context{dir: abs}
+	if err := c.readDockerfile(dockerfile); err != nil {
+		return nil, err
 	}
-
-	dfReal, err := filepath.EvalSymlinks(dfPath)
+	excludes, err := c.readIgnoreFile(c.dfPath)
 	if err != nil {
-		return nil, fmt.Errorf("opening Dockerfile: %w", err)
+		return nil, err
 	}
-	if rel, err := filepath.Rel(abs, dfReal); err == nil && filepath.IsLocal(rel) {
-		c.dfName = filepath.ToSlash(rel)
-		// Like the docker CLI, send the Dockerfile even when the patterns
-		// exclude it: a build over a tar reads it from the tar.
-		if excluded, _ := pm.MatchesOrParentMatches(rel); excluded {
-			excludes = append(slices.Clip(excludes), "!"+escapePattern(rel))
-		}
-	} else {
-		c.dfOutside = true
-		c.dfName = c.outsideName()
+	if excludes, err = c.placeDockerfile(excludes); err != nil {
+		return nil, err
 	}
 
 	if c.base, err = fsutil.NewFS(abs); err != nil {
@@ -137,6 +92,79 @@ func Open(dir, dockerfile string) (*Context, error) {
 		return nil, fmt.Errorf("opening build context: %s excludes the Dockerfile %s and it cannot be re-included; remove the pattern that excludes it", c.ignoreFile, c.dfName)
 	}
 	return c, nil
+}
+
+// resolveDir checks that dir is a directory and returns its absolute path,
+// symbolic links resolved, and what Stat tells of it.
+func resolveDir(dir string) (string, fs.FileInfo, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", nil, fmt.Errorf("opening build context: %w", err)
+	}
+	if !fi.IsDir() {
+		return "", nil, fmt.Errorf("opening build context: %s is not a directory", dir)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", nil, fmt.Errorf("opening build context %s: %w", dir, err)
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return "", nil, fmt.Errorf("opening build context: %w", err)
+	}
+	return abs, fi, nil
+}
+
+// readDockerfile finds the Dockerfile (<dir>/Dockerfile when dockerfile is
+// ""), checks that it is a regular file and reads it, with its time.
+func (c *Context) readDockerfile(dockerfile string) error {
+	if dockerfile == "" {
+		dockerfile = filepath.Join(c.dir, "Dockerfile")
+	}
+	dfPath, err := filepath.Abs(dockerfile)
+	if err != nil {
+		return fmt.Errorf("opening Dockerfile %s: %w", dockerfile, err)
+	}
+	dfInfo, err := os.Stat(dfPath)
+	if err != nil {
+		return fmt.Errorf("opening Dockerfile: %w", err)
+	}
+	if !dfInfo.Mode().IsRegular() {
+		return fmt.Errorf("opening Dockerfile: %s is not a regular file", dfPath)
+	}
+	c.dfPath = dfPath
+	if c.dockerfile, err = os.ReadFile(dfPath); err != nil {
+		return fmt.Errorf("reading Dockerfile: %w", err)
+	}
+	c.dfModTime = dfInfo.ModTime().Truncate(time.Second)
+	return nil
+}
+
+// placeDockerfile decides where the Dockerfile goes in the tar: at its path
+// when it lies inside the context, else under outsideName. It returns the
+// ignore file's patterns, excludes, with an exception for the Dockerfile
+// when they exclude it.
+func (c *Context) placeDockerfile(excludes []string) ([]string, error) {
+	pm, err := patternmatcher.New(excludes)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", c.ignoreFile, err)
+	}
+	dfReal, err := filepath.EvalSymlinks(c.dfPath)
+	if err != nil {
+		return nil, fmt.Errorf("opening Dockerfile: %w", err)
+	}
+	rel, err := filepath.Rel(c.dir, dfReal)
+	if err != nil || !filepath.IsLocal(rel) {
+		c.dfOutside = true
+		c.dfName = c.outsideName()
+		return excludes, nil
+	}
+	c.dfName = filepath.ToSlash(rel)
+	// Like the docker CLI, send the Dockerfile even when the patterns
+	// exclude it: a build over a tar reads it from the tar.
+	if excluded, _ := pm.MatchesOrParentMatches(rel); excluded {
+		excludes = append(slices.Clip(excludes), "!"+escapePattern(rel))
+	}
+	return excludes, nil
 }
 
 // readIgnoreFile reads the patterns of the ignore file that applies to the
