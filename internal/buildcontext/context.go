@@ -229,64 +229,13 @@ func (c *Context) snapshot(rootInfo fs.FileInfo) error {
 		if err != nil {
 			return err
 		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		st, ok := fi.Sys().(*fstypes.Stat)
-		if !ok {
-			return &fs.PathError{Op: "walk", Path: p, Err: syscall.EBADMSG}
-		}
-		name := filepath.ToSlash(p)
-		parent := c.index[path.Dir(name)]
-		if parent == nil {
-			return &fs.PathError{Op: "walk", Path: name, Err: errors.New("entry before its directory")}
-		}
-		e := &entry{
-			name:  path.Base(name),
-			path:  name,
-			mode:  fs.FileMode(st.Mode),
-			size:  st.Size,
-			mtime: st.ModTime,
-		}
-		switch {
-		case e.mode&fs.ModeSymlink != 0:
-			e.link = st.Linkname
-		case st.Linkname != "":
-			// A hard link to a file seen before: the tar sends a link, the
-			// FS shows the file.
-			if first := c.index[filepath.ToSlash(st.Linkname)]; first != nil {
-				e.size = first.size
-			}
-		case e.mode.IsRegular():
-			rc, err := c.base.Open(p)
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // gone since the directory was read
-			}
-			if err != nil {
-				return &fs.PathError{Op: "open", Path: name, Err: unwrapPathError(err)}
-			}
-			rc.Close()
-		}
-		c.index[name] = e
-		parent.kids = append(parent.kids, e)
-		return nil
+		return c.record(p, d)
 	})
 	if err != nil {
 		return fmt.Errorf("checking build context %s: %w", c.dir, err)
 	}
 	if c.dfOutside {
-		df := &entry{
-			name:    c.dfName,
-			path:    c.dfName,
-			mode:    0o644,
-			size:    int64(len(c.dockerfile)),
-			mtime:   c.dfModTime.UnixNano(),
-			virtual: true,
-			data:    c.dockerfile,
-		}
-		c.index[c.dfName] = df
-		root.kids = append(root.kids, df)
+		c.addOutsideDockerfile(root)
 	}
 	// The walk yields each directory's entries in name order; sorting again
 	// costs little and keeps ReadDir's promise whatever the walk does.
@@ -296,6 +245,70 @@ func (c *Context) snapshot(rootInfo fs.FileInfo) error {
 		}
 	}
 	return nil
+}
+
+// record adds the entry the walk of Files met at p to the index and to its
+// directory, after opening it when it is a regular file. A file gone since
+// its directory was read is left out.
+func (c *Context) record(p string, d fs.DirEntry) error {
+	fi, err := d.Info()
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*fstypes.Stat)
+	if !ok {
+		return &fs.PathError{Op: "walk", Path: p, Err: syscall.EBADMSG}
+	}
+	name := filepath.ToSlash(p)
+	parent := c.index[path.Dir(name)]
+	if parent == nil {
+		return &fs.PathError{Op: "walk", Path: name, Err: errors.New("entry before its directory")}
+	}
+	e := &entry{
+		name:  path.Base(name),
+		path:  name,
+		mode:  fs.FileMode(st.Mode),
+		size:  st.Size,
+		mtime: st.ModTime,
+	}
+	switch {
+	case e.mode&fs.ModeSymlink != 0:
+		e.link = st.Linkname
+	case st.Linkname != "":
+		// A hard link to a file seen before: the tar sends a link, the
+		// FS shows the file.
+		if first := c.index[filepath.ToSlash(st.Linkname)]; first != nil {
+			e.size = first.size
+		}
+	case e.mode.IsRegular():
+		rc, err := c.base.Open(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // gone since the directory was read
+		}
+		if err != nil {
+			return &fs.PathError{Op: "open", Path: name, Err: unwrapPathError(err)}
+		}
+		rc.Close()
+	}
+	c.index[name] = e
+	parent.kids = append(parent.kids, e)
+	return nil
+}
+
+// addOutsideDockerfile adds the Dockerfile from outside the context to the
+// index and to root's entries, under DockerfileName, as Tar adds it.
+func (c *Context) addOutsideDockerfile(root *entry) {
+	df := &entry{
+		name:    c.dfName,
+		path:    c.dfName,
+		mode:    0o644,
+		size:    int64(len(c.dockerfile)),
+		mtime:   c.dfModTime.UnixNano(),
+		virtual: true,
+		data:    c.dockerfile,
+	}
+	c.index[c.dfName] = df
+	root.kids = append(root.kids, df)
 }
 
 // Dir is the context directory, absolute, with symbolic links resolved.
