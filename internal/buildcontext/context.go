@@ -63,65 +63,20 @@ const maxSymlinks = 40
 // checked to be readable, so that an unreadable file fails here, with its
 // name, and not as a silently truncated context.
 func Open(dir, dockerfile string) (*Context, error) {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("opening build context: %w", err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("opening build context: %s is not a directory", dir)
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("opening build context %s: %w", dir, err)
-	}
-	if abs, err = filepath.EvalSymlinks(abs); err != nil {
-		return nil, fmt.Errorf("opening build context: %w", err)
-	}
-	c := &Context{dir: abs}
-
-	if dockerfile == "" {
-		dockerfile = filepath.Join(abs, "Dockerfile")
-	}
-	dfPath, err := filepath.Abs(dockerfile)
-	if err != nil {
-		return nil, fmt.Errorf("opening Dockerfile %s: %w", dockerfile, err)
-	}
-	dfInfo, err := os.Stat(dfPath)
-	if err != nil {
-		return nil, fmt.Errorf("opening Dockerfile: %w", err)
-	}
-	if !dfInfo.Mode().IsRegular() {
-		return nil, fmt.Errorf("opening Dockerfile: %s is not a regular file", dfPath)
-	}
-	c.dfPath = dfPath
-	if c.dockerfile, err = os.ReadFile(dfPath); err != nil {
-		return nil, fmt.Errorf("reading Dockerfile: %w", err)
-	}
-	c.dfModTime = dfInfo.ModTime().Truncate(time.Second)
-
-	excludes, err := c.readIgnoreFile(dfPath)
+	abs, fi, err := resolveDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	pm, err := patternmatcher.New(excludes)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", c.ignoreFile, err)
+	c := &Context{dir: abs}
+	if err := c.readDockerfile(dockerfile); err != nil {
+		return nil, err
 	}
-
-	dfReal, err := filepath.EvalSymlinks(dfPath)
+	excludes, err := c.readIgnoreFile(c.dfPath)
 	if err != nil {
-		return nil, fmt.Errorf("opening Dockerfile: %w", err)
+		return nil, err
 	}
-	if rel, err := filepath.Rel(abs, dfReal); err == nil && filepath.IsLocal(rel) {
-		c.dfName = filepath.ToSlash(rel)
-		// Like the docker CLI, send the Dockerfile even when the patterns
-		// exclude it: a build over a tar reads it from the tar.
-		if excluded, _ := pm.MatchesOrParentMatches(rel); excluded {
-			excludes = append(slices.Clip(excludes), "!"+escapePattern(rel))
-		}
-	} else {
-		c.dfOutside = true
-		c.dfName = c.outsideName()
+	if excludes, err = c.placeDockerfile(excludes); err != nil {
+		return nil, err
 	}
 
 	if c.base, err = fsutil.NewFS(abs); err != nil {
@@ -137,6 +92,79 @@ func Open(dir, dockerfile string) (*Context, error) {
 		return nil, fmt.Errorf("opening build context: %s excludes the Dockerfile %s and it cannot be re-included; remove the pattern that excludes it", c.ignoreFile, c.dfName)
 	}
 	return c, nil
+}
+
+// resolveDir checks that dir is a directory and returns its absolute path,
+// symbolic links resolved, and what Stat tells of it.
+func resolveDir(dir string) (string, fs.FileInfo, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", nil, fmt.Errorf("opening build context: %w", err)
+	}
+	if !fi.IsDir() {
+		return "", nil, fmt.Errorf("opening build context: %s is not a directory", dir)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", nil, fmt.Errorf("opening build context %s: %w", dir, err)
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return "", nil, fmt.Errorf("opening build context: %w", err)
+	}
+	return abs, fi, nil
+}
+
+// readDockerfile finds the Dockerfile (<dir>/Dockerfile when dockerfile is
+// ""), checks that it is a regular file and reads it, with its time.
+func (c *Context) readDockerfile(dockerfile string) error {
+	if dockerfile == "" {
+		dockerfile = filepath.Join(c.dir, "Dockerfile")
+	}
+	dfPath, err := filepath.Abs(dockerfile)
+	if err != nil {
+		return fmt.Errorf("opening Dockerfile %s: %w", dockerfile, err)
+	}
+	dfInfo, err := os.Stat(dfPath)
+	if err != nil {
+		return fmt.Errorf("opening Dockerfile: %w", err)
+	}
+	if !dfInfo.Mode().IsRegular() {
+		return fmt.Errorf("opening Dockerfile: %s is not a regular file", dfPath)
+	}
+	c.dfPath = dfPath
+	if c.dockerfile, err = os.ReadFile(dfPath); err != nil {
+		return fmt.Errorf("reading Dockerfile: %w", err)
+	}
+	c.dfModTime = dfInfo.ModTime().Truncate(time.Second)
+	return nil
+}
+
+// placeDockerfile decides where the Dockerfile goes in the tar: at its path
+// when it lies inside the context, else under outsideName. It returns the
+// ignore file's patterns, excludes, with an exception for the Dockerfile
+// when they exclude it.
+func (c *Context) placeDockerfile(excludes []string) ([]string, error) {
+	pm, err := patternmatcher.New(excludes)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", c.ignoreFile, err)
+	}
+	dfReal, err := filepath.EvalSymlinks(c.dfPath)
+	if err != nil {
+		return nil, fmt.Errorf("opening Dockerfile: %w", err)
+	}
+	rel, err := filepath.Rel(c.dir, dfReal)
+	if err != nil || !filepath.IsLocal(rel) {
+		c.dfOutside = true
+		c.dfName = c.outsideName()
+		return excludes, nil
+	}
+	c.dfName = filepath.ToSlash(rel)
+	// Like the docker CLI, send the Dockerfile even when the patterns
+	// exclude it: a build over a tar reads it from the tar.
+	if excluded, _ := pm.MatchesOrParentMatches(rel); excluded {
+		excludes = append(slices.Clip(excludes), "!"+escapePattern(rel))
+	}
+	return excludes, nil
 }
 
 // readIgnoreFile reads the patterns of the ignore file that applies to the
@@ -201,64 +229,13 @@ func (c *Context) snapshot(rootInfo fs.FileInfo) error {
 		if err != nil {
 			return err
 		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		st, ok := fi.Sys().(*fstypes.Stat)
-		if !ok {
-			return &fs.PathError{Op: "walk", Path: p, Err: syscall.EBADMSG}
-		}
-		name := filepath.ToSlash(p)
-		parent := c.index[path.Dir(name)]
-		if parent == nil {
-			return &fs.PathError{Op: "walk", Path: name, Err: errors.New("entry before its directory")}
-		}
-		e := &entry{
-			name:  path.Base(name),
-			path:  name,
-			mode:  fs.FileMode(st.Mode),
-			size:  st.Size,
-			mtime: st.ModTime,
-		}
-		switch {
-		case e.mode&fs.ModeSymlink != 0:
-			e.link = st.Linkname
-		case st.Linkname != "":
-			// A hard link to a file seen before: the tar sends a link, the
-			// FS shows the file.
-			if first := c.index[filepath.ToSlash(st.Linkname)]; first != nil {
-				e.size = first.size
-			}
-		case e.mode.IsRegular():
-			rc, err := c.base.Open(p)
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // gone since the directory was read
-			}
-			if err != nil {
-				return &fs.PathError{Op: "open", Path: name, Err: unwrapPathError(err)}
-			}
-			rc.Close()
-		}
-		c.index[name] = e
-		parent.kids = append(parent.kids, e)
-		return nil
+		return c.record(p, d)
 	})
 	if err != nil {
 		return fmt.Errorf("checking build context %s: %w", c.dir, err)
 	}
 	if c.dfOutside {
-		df := &entry{
-			name:    c.dfName,
-			path:    c.dfName,
-			mode:    0o644,
-			size:    int64(len(c.dockerfile)),
-			mtime:   c.dfModTime.UnixNano(),
-			virtual: true,
-			data:    c.dockerfile,
-		}
-		c.index[c.dfName] = df
-		root.kids = append(root.kids, df)
+		c.addOutsideDockerfile(root)
 	}
 	// The walk yields each directory's entries in name order; sorting again
 	// costs little and keeps ReadDir's promise whatever the walk does.
@@ -268,6 +245,70 @@ func (c *Context) snapshot(rootInfo fs.FileInfo) error {
 		}
 	}
 	return nil
+}
+
+// record adds the entry the walk of Files met at p to the index and to its
+// directory, after opening it when it is a regular file. A file gone since
+// its directory was read is left out.
+func (c *Context) record(p string, d fs.DirEntry) error {
+	fi, err := d.Info()
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*fstypes.Stat)
+	if !ok {
+		return &fs.PathError{Op: "walk", Path: p, Err: syscall.EBADMSG}
+	}
+	name := filepath.ToSlash(p)
+	parent := c.index[path.Dir(name)]
+	if parent == nil {
+		return &fs.PathError{Op: "walk", Path: name, Err: errors.New("entry before its directory")}
+	}
+	e := &entry{
+		name:  path.Base(name),
+		path:  name,
+		mode:  fs.FileMode(st.Mode),
+		size:  st.Size,
+		mtime: st.ModTime,
+	}
+	switch {
+	case e.mode&fs.ModeSymlink != 0:
+		e.link = st.Linkname
+	case st.Linkname != "":
+		// A hard link to a file seen before: the tar sends a link, the
+		// FS shows the file.
+		if first := c.index[filepath.ToSlash(st.Linkname)]; first != nil {
+			e.size = first.size
+		}
+	case e.mode.IsRegular():
+		rc, err := c.base.Open(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // gone since the directory was read
+		}
+		if err != nil {
+			return &fs.PathError{Op: "open", Path: name, Err: unwrapPathError(err)}
+		}
+		rc.Close()
+	}
+	c.index[name] = e
+	parent.kids = append(parent.kids, e)
+	return nil
+}
+
+// addOutsideDockerfile adds the Dockerfile from outside the context to the
+// index and to root's entries, under DockerfileName, as Tar adds it.
+func (c *Context) addOutsideDockerfile(root *entry) {
+	df := &entry{
+		name:    c.dfName,
+		path:    c.dfName,
+		mode:    0o644,
+		size:    int64(len(c.dockerfile)),
+		mtime:   c.dfModTime.UnixNano(),
+		virtual: true,
+		data:    c.dockerfile,
+	}
+	c.index[c.dfName] = df
+	root.kids = append(root.kids, df)
 }
 
 // Dir is the context directory, absolute, with symbolic links resolved.

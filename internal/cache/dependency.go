@@ -19,7 +19,8 @@ import (
 // encodings can never be mistaken for one another.
 //
 // Version 1, with the primitives of encoder (a string is its length as 8
-// bytes big-endian, then its bytes; a number is 8 bytes big-endian):
+// bytes big-endian, then its bytes; a number is 8 bytes big-endian), as
+// encodeDependencyKey writes it:
 //
 //	string "msb-dependency-key/v1"
 //	string "files", number of files, then for each file in path order:
@@ -133,17 +134,42 @@ func DependencyKey(in DependencyInput) (Key, error) {
 	if in.FS == nil {
 		return Key{}, errors.New("computing dependency key: no build context")
 	}
-	g, err := newGlobs(in.Files)
+	sel, err := newSelector(in.Files)
 	if err != nil {
 		return Key{}, err
 	}
-	var sel selector = &detector{}
-	if g != nil {
-		sel = g
+	files, err := selectFiles(in.FS, sel)
+	if err != nil {
+		return Key{}, err
 	}
+	k, err := encodeDependencyKey(in, files)
+	if err != nil {
+		return Key{}, err
+	}
+	k.Ecosystems = sel.ecosystems()
+	return k, nil
+}
 
+// newSelector returns the globs of files when there are any, else a detector
+// of every ecosystem's dependency files.
+func newSelector(files []string) (selector, error) {
+	g, err := newGlobs(files)
+	if err != nil {
+		return nil, err
+	}
+	if g == nil {
+		return &detector{}, nil // not a nil *globs inside the interface
+	}
+	return g, nil
+}
+
+// selectFiles walks fsys for the regular files and symbolic links that sel
+// selects, leaving out directories named .git, and returns them in path
+// order. It fails when sel finds, once the walk is over, that a glob matched
+// nothing.
+func selectFiles(fsys fs.FS, sel selector) ([]depFile, error) {
 	var files []depFile
-	err = fs.WalkDir(in.FS, ".", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -164,50 +190,65 @@ func DependencyKey(in DependencyInput) (Key, error) {
 		return err
 	})
 	if err != nil {
-		return Key{}, fmt.Errorf("reading build context: %w", err)
+		return nil, fmt.Errorf("reading build context: %w", err)
 	}
 	if err := sel.check(); err != nil {
-		return Key{}, err
+		return nil, err
 	}
 	slices.SortFunc(files, func(a, b depFile) int { return strings.Compare(a.path, b.path) })
+	return files, nil
+}
 
+// encodeDependencyKey hashes files, read from in.FS, and the rest of in as
+// dependencyKeyVersion writes them down. The Key it returns has no
+// Ecosystems: only the selector knows them.
+func encodeDependencyKey(in DependencyInput, files []depFile) (Key, error) {
 	h := sha256.New()
 	e := &encoder{h: h}
 	e.string(dependencyKeyVersion)
-	e.string("files")
-	e.uint(uint64(len(files)))
-	content := sha256.New()
-	buf := make([]byte, 32<<10)
-	var digest [sha256.Size]byte
-	k := Key{Files: make([]string, 0, len(files))}
-	for _, f := range files {
-		e.string(f.path)
-		if f.symlink {
-			target, err := fs.ReadLink(in.FS, f.path)
-			if err != nil {
-				return Key{}, fmt.Errorf("reading dependency file: %w", err)
-			}
-			e.string("symlink")
-			e.uint(0)
-			e.string(target)
-		} else {
-			info, _, err := hashFile(context.Background(), in.FS, f.path, content, buf, &digest)
-			if err != nil {
-				return Key{}, fmt.Errorf("reading dependency file: %w", err)
-			}
-			e.string("file")
-			e.uint(boolUint(info.Mode()&0o111 != 0))
-			e.bytes(digest[:])
-		}
-		k.Files = append(k.Files, f.path)
+	if err := encodeDepFiles(e, in.FS, files); err != nil {
+		return Key{}, err
 	}
 	e.field("stage-source", in.StageSource)
 	e.stringMap("build-args", in.BuildArgs)
 	e.field("platform", in.Platform)
 	e.field("salt", in.Salt)
-	k.Hex = hex.EncodeToString(h.Sum(nil))
-	k.Ecosystems = sel.ecosystems()
+	k := Key{Hex: hex.EncodeToString(h.Sum(nil)), Files: make([]string, 0, len(files))}
+	for _, f := range files {
+		k.Files = append(k.Files, f.path)
+	}
 	return k, nil
+}
+
+// encodeDepFiles writes the "files" field of the dependency key: the count
+// of files, then each file's path and what it holds, in the order given.
+func encodeDepFiles(e *encoder, fsys fs.FS, files []depFile) error {
+	e.string("files")
+	e.uint(uint64(len(files)))
+	content := sha256.New()
+	buf := make([]byte, 32<<10)
+	var digest [sha256.Size]byte
+	for _, f := range files {
+		e.string(f.path)
+		if f.symlink {
+			target, err := fs.ReadLink(fsys, f.path)
+			if err != nil {
+				return fmt.Errorf("reading dependency file: %w", err)
+			}
+			e.string("symlink")
+			e.uint(0)
+			e.string(target)
+			continue
+		}
+		info, _, err := hashFile(context.Background(), fsys, f.path, content, buf, &digest)
+		if err != nil {
+			return fmt.Errorf("reading dependency file: %w", err)
+		}
+		e.string("file")
+		e.uint(boolUint(info.Mode()&0o111 != 0))
+		e.bytes(digest[:])
+	}
+	return nil
 }
 
 type depFile struct {

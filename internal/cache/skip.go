@@ -16,7 +16,8 @@ import (
 // skipKeyVersion names the encoding SkipKey hashes; change it with any change
 // to what is hashed or how.
 //
-// Version 1, with the primitives of encoder (see dependencyKeyVersion):
+// Version 2, with the primitives of encoder (see dependencyKeyVersion), as
+// encodeSkipKey writes it; version 1 lacked the line marked (v2):
 //
 //	string "msb-skip-key/v1"
 //	string "dockerfile", string the Dockerfile
@@ -118,9 +119,19 @@ func skipKey(ctx context.Context, in SkipInput, workers int) (string, error) {
 	if in.FS == nil {
 		return "", errors.New("computing skip key: no build context")
 	}
-	workers = max(workers, 1)
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
+	entries, err := hashContext(ctx, in.FS, max(workers, 1))
+	if err != nil {
+		return "", fmt.Errorf("hashing build context: %w", err)
+	}
+	return encodeSkipKey(in, entries), nil
+}
+
+// hashContext lists every entry of fsys and hashes its regular files on
+// workers goroutines, which it starts and waits for before it returns. The
+// first error, from the walk or from a worker, cancels the rest; a done
+// parent wins over that error, so a caller that cancels sees its own cause.
+func hashContext(parent context.Context, fsys fs.FS, workers int) ([]*entry, error) {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 
 	var (
@@ -137,29 +148,56 @@ func skipKey(ctx context.Context, in SkipInput, workers int) (string, error) {
 	jobs := make(chan *entry, 4*workers)
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Go(func() {
-			h := sha256.New()
-			buf := make([]byte, readBufferSize)
-			for e := range jobs {
-				if ctx.Err() != nil {
-					continue // drain: the walk stops soon
-				}
-				info, n, err := hashFile(ctx, in.FS, e.path, h, buf, &e.digest)
-				if err != nil {
-					fail(err)
-					continue
-				}
-				e.mode = unixMode(info.Mode())
-				e.size = n
-			}
-		})
+		wg.Go(func() { hashFiles(ctx, fsys, jobs, fail) })
 	}
 
+	entries, walkErr := walkContext(ctx, fsys, jobs)
+	if walkErr != nil {
+		fail(walkErr)
+	}
+	close(jobs)
+	wg.Wait()
+
+	if err := parent.Err(); err != nil {
+		return nil, err
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return entries, nil
+}
+
+// hashFiles is one worker: it hashes each file queued on jobs into its entry,
+// through a hash and a buffer of its own, until jobs is closed. Once ctx is
+// done it drains jobs without reading them. It reports each failure to fail,
+// which keeps the first.
+func hashFiles(ctx context.Context, fsys fs.FS, jobs <-chan *entry, fail func(error)) {
+	h := sha256.New()
+	buf := make([]byte, readBufferSize)
+	for e := range jobs {
+		if ctx.Err() != nil {
+			continue // drain: the walk stops soon
+		}
+		info, n, err := hashFile(ctx, fsys, e.path, h, buf, &e.digest)
+		if err != nil {
+			fail(err)
+			continue
+		}
+		e.mode = unixMode(info.Mode())
+		e.size = n
+	}
+}
+
+// walkContext returns every entry of fsys but the root, in walk order. It
+// describes directories, symbolic links and others itself and queues each
+// regular file on jobs, for a worker to fill in; it leaves jobs open. It
+// stops with ctx's error when ctx is done.
+func walkContext(ctx context.Context, fsys fs.FS, jobs chan<- *entry) ([]*entry, error) {
 	var (
 		entries []*entry
 		chunk   []entry
 	)
-	walkErr := fs.WalkDir(in.FS, ".", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -175,8 +213,7 @@ func skipKey(ctx context.Context, in SkipInput, workers int) (string, error) {
 		chunk = append(chunk, entry{path: p})
 		e := &chunk[len(chunk)-1]
 		entries = append(entries, e)
-		t := d.Type()
-		if t.IsRegular() {
+		if d.Type().IsRegular() {
 			// The worker takes the mode from the open file: one lookup
 			// of the path fewer, and not on this goroutine.
 			e.typ = typeFile
@@ -187,38 +224,36 @@ func skipKey(ctx context.Context, in SkipInput, workers int) (string, error) {
 				return ctx.Err()
 			}
 		}
-		info, err := d.Info()
-		if err != nil {
+		return describeEntry(fsys, d, e)
+	})
+	return entries, err
+}
+
+// describeEntry fills in the mode, the type and a symbolic link's text of e,
+// an entry that is not a regular file.
+func describeEntry(fsys fs.FS, d fs.DirEntry, e *entry) error {
+	info, err := d.Info()
+	if err != nil {
+		return err
+	}
+	e.mode = unixMode(info.Mode())
+	switch t := d.Type(); {
+	case t.IsDir():
+		e.typ = typeDir
+	case t&fs.ModeSymlink != 0:
+		e.typ = typeSymlink
+		if e.link, err = fs.ReadLink(fsys, e.path); err != nil {
 			return err
 		}
-		e.mode = unixMode(info.Mode())
-		switch {
-		case t.IsDir():
-			e.typ = typeDir
-		case t&fs.ModeSymlink != 0:
-			e.typ = typeSymlink
-			if e.link, err = fs.ReadLink(in.FS, p); err != nil {
-				return err
-			}
-		default:
-			e.typ = typeOther
-		}
-		return nil
-	})
-	if walkErr != nil {
-		fail(walkErr)
+	default:
+		e.typ = typeOther
 	}
-	close(jobs)
-	wg.Wait()
+	return nil
+}
 
-	if err := parent.Err(); err != nil {
-		return "", fmt.Errorf("hashing build context: %w", err)
-	}
-	if firstErr != nil {
-		return "", fmt.Errorf("hashing build context: %w", firstErr)
-	}
-
-	slices.SortFunc(entries, func(a, b *entry) int { return strings.Compare(a.path, b.path) })
+// encodeSkipKey hashes in and the context's entries as skipKeyVersion
+// writes them down, and returns the hash in hex. It sorts entries.
+func encodeSkipKey(in SkipInput, entries []*entry) string {
 	h := sha256.New()
 	e := &encoder{h: h}
 	e.string(skipKeyVersion)
@@ -230,6 +265,14 @@ func skipKey(ctx context.Context, in SkipInput, workers int) (string, error) {
 	e.stringMap("labels", in.Labels)
 	e.stringMap("bases", in.Bases)
 	e.field("salt", in.Salt)
+	encodeEntries(e, entries)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// encodeEntries writes the "context" field of the skip key: the count of
+// entries, then each entry in path order.
+func encodeEntries(e *encoder, entries []*entry) {
+	slices.SortFunc(entries, func(a, b *entry) int { return strings.Compare(a.path, b.path) })
 	e.string("context")
 	e.uint(uint64(len(entries)))
 	for _, ent := range entries {
@@ -244,7 +287,6 @@ func skipKey(ctx context.Context, in SkipInput, workers int) (string, error) {
 			e.string(ent.link)
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // unixMode returns the bits of m that a tar header's mode carries besides

@@ -116,6 +116,29 @@ func Parse(r io.Reader, opts ...ParseOption) (*Dockerfile, error) {
 	}
 
 	d := &Dockerfile{lines: splitLines(data)}
+	d.readHeader(res, data)
+	env, err := d.declareGlobalArgs(metaArgs, o.buildArgs, res.EscapeToken)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.readStages(stages, env, res.EscapeToken); err != nil {
+		return nil, err
+	}
+	d.warnDuplicateNames()
+	for i := range d.Stages {
+		if err := d.resolveParent(i); err != nil {
+			return nil, err
+		}
+		if err := d.resolveCopies(i, stages[i].Commands, res.EscapeToken); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// readHeader keeps the parser's warnings, each at its line (1 when it has
+// none), and the lines of the parser directives that head data.
+func (d *Dockerfile) readHeader(res *parser.Result, data []byte) {
 	for _, w := range res.Warnings {
 		line := 1
 		if w.Location != nil {
@@ -127,19 +150,29 @@ func Parse(r io.Reader, opts ...ParseOption) (*Dockerfile, error) {
 	for _, dir := range directives {
 		d.header = append(d.header, toLineRange(dir.Location))
 	}
+}
 
-	env := newArgEnv(o.buildArgs)
+// declareGlobalArgs records the ARGs before the first FROM, names and lines,
+// and returns the values they give FROM lines, a build argument overriding
+// a default.
+func (d *Dockerfile) declareGlobalArgs(metaArgs []instructions.ArgCommand, buildArgs map[string]string, escape rune) (*argEnv, error) {
+	env := newArgEnv(buildArgs)
 	for _, a := range metaArgs {
 		d.header = append(d.header, toLineRange(a.Location()))
 		for _, kv := range a.Args {
 			d.GlobalArgs = appendUnique(d.GlobalArgs, kv.Key)
-			if err := env.declare(kv, res.EscapeToken); err != nil {
+			if err := env.declare(kv, escape); err != nil {
 				return nil, &Error{Line: toLineRange(a.Location()).start, Msg: err.Error()}
 			}
 		}
 	}
+	return env, nil
+}
 
-	lex := shell.NewLex(res.EscapeToken)
+// readStages adds a Stage, and its instructions' lines, for each stage,
+// with its FROM expanded against env.
+func (d *Dockerfile) readStages(stages []instructions.Stage, env *argEnv, escape rune) error {
+	lex := shell.NewLex(escape)
 	lex.SkipUnsetEnv = true
 	for i, st := range stages {
 		from := toLineRange(st.Location)
@@ -157,16 +190,21 @@ func Parse(r io.Reader, opts ...ParseOption) (*Dockerfile, error) {
 		}
 		base, _, err := lex.ProcessWord(st.BaseName, env)
 		if err != nil {
-			return nil, &Error{Line: s.Line, Msg: fmt.Sprintf("expanding FROM %s: %v", st.BaseName, err)}
+			return &Error{Line: s.Line, Msg: fmt.Sprintf("expanding FROM %s: %v", st.BaseName, err)}
 		}
 		if base == "" {
-			return nil, &Error{Line: s.Line, Msg: fmt.Sprintf("FROM %s: the base name is blank after expanding its variables", st.BaseName)}
+			return &Error{Line: s.Line, Msg: fmt.Sprintf("FROM %s: the base name is blank after expanding its variables", st.BaseName)}
 		}
 		s.Base = base
 		d.Stages = append(d.Stages, s)
 		d.ranges = append(d.ranges, ranges)
 	}
+	return nil
+}
 
+// warnDuplicateNames warns of each named stage whose name an earlier stage
+// already has: BuildKit takes the last one.
+func (d *Dockerfile) warnDuplicateNames() {
 	for i := range d.Stages {
 		s := &d.Stages[i]
 		if s.Name == "" {
@@ -179,15 +217,6 @@ func Parse(r io.Reader, opts ...ParseOption) (*Dockerfile, error) {
 			}
 		}
 	}
-	for i := range d.Stages {
-		if err := d.resolveParent(i); err != nil {
-			return nil, err
-		}
-		if err := d.resolveCopies(i, stages[i].Commands, res.EscapeToken); err != nil {
-			return nil, err
-		}
-	}
-	return d, nil
 }
 
 // resolveParent finds the stage that stage i is FROM. Like BuildKit, it
