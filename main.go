@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/smithy-go"
@@ -95,12 +95,12 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, st
 // hint adds what to do to the errors whose cause is known, by their types.
 func hint(err error) string {
 	var (
-		signing *v4.SigningError
+		noCreds *noCredentialsError
 		op      *smithy.OperationError
 		api     smithy.APIError
 	)
 	switch {
-	case errors.As(err, &signing):
+	case errors.As(err, &noCreds):
 		return " (no AWS credentials were found: use aws-actions/configure-aws-credentials with OIDC, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE; or try dry-run: true)"
 	case errors.As(err, &api) && strings.HasPrefix(api.ErrorCode(), "AccessDenied"):
 		return " (the AWS credentials lack a permission: see the IAM permissions in the README)"
@@ -205,8 +205,30 @@ func publisher(ctx context.Context, in *action.Inputs, rep action.Reporter) (pip
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading AWS configuration: %w", err)
 	}
+	cfg.Credentials = credentials{cfg.Credentials}
 	return ecr.New(awsecr.NewFromConfig(cfg), in.RegistryID, in.Repository), func() {}, nil
 }
+
+// credentials marks a failure to find AWS credentials, which the SDK
+// reports as text only, so that its hint can be chosen by type.
+type credentials struct{ aws.CredentialsProvider }
+
+func (c credentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	if c.CredentialsProvider == nil {
+		return aws.Credentials{}, &noCredentialsError{errors.New("no credential provider")}
+	}
+	cr, err := c.CredentialsProvider.Retrieve(ctx)
+	if err != nil {
+		return cr, &noCredentialsError{err}
+	}
+	return cr, nil
+}
+
+// noCredentialsError is the AWS SDK finding no credentials.
+type noCredentialsError struct{ err error }
+
+func (e *noCredentialsError) Error() string { return e.err.Error() }
+func (e *noCredentialsError) Unwrap() error { return e.err }
 
 // embedded is the dry run's publisher: an in-process registry, started when
 // the run connects (after the inputs, the Dockerfile and the engine are

@@ -514,6 +514,24 @@ func TestMissingRepositoryWithoutCreate(t *testing.T) {
 	}
 }
 
+// TestNoAWSCredentials runs where the AWS SDK finds no credentials: the run
+// fails before it builds, with one line that says how to give them.
+func TestNoAWSCredentials(t *testing.T) {
+	docker := testenv.Docker(t)
+	testenv.BaseImages(t, docker)
+	r := github(t, workspace(t, "twostage"), nil, map[string]string{"repository": "acme/app", "aws-region": "eu-west-1", "network": "none"},
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/nonexistent", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent")
+	if r.code != 1 {
+		t.Errorf("exit code %d, want 1", r.code)
+	}
+	if !strings.Contains(r.stdout, "::error::") || !strings.Contains(r.stdout, "no AWS credentials were found: use aws-actions/configure-aws-credentials") {
+		t.Error("want an error that says no AWS credentials were found and how to give them")
+	}
+	if strings.Contains(r.logs(), "Building") {
+		t.Error("the run built before finding out it could not push")
+	}
+}
+
 // TestDryRun runs the CLI as a person would, with no AWS account: it pushes
 // to the embedded registry and prints the image reference on stdout.
 func TestDryRun(t *testing.T) {

@@ -400,10 +400,10 @@ func TestPersistentFaults(t *testing.T) {
 	}{
 		{"registry", func(reg, _ *testenv.Faults) {
 			reg.Add(testenv.Fault{Method: "PUT", Path: regexp.MustCompile(`/manifests/`), Status: 503})
-		}, "pushing"},
+		}, "keeps failing; check its status and the network"},
 		{"ECR API", func(_, api *testenv.Faults) {
 			api.Add(testenv.Fault{Operation: "PutImage", Status: 500, ECRError: "ServerException"})
-		}, "PutImage"},
+		}, "ECR kept failing on PutImage after 5 attempts"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var reg, api testenv.Faults
