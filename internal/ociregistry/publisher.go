@@ -46,7 +46,7 @@ func (p *Publisher) Login(context.Context) (registry.Login, error) {
 // Repository returns the repository. A plain registry creates repositories
 // as images are pushed, so create is not needed and none is created here.
 func (p *Publisher) Repository(context.Context, bool) (registry.Repository, error) {
-	return registry.Repository{Ref: p.host + "/" + p.repository}, nil
+	return registry.Repository{}, nil
 }
 
 // Expire does nothing: a plain registry expires nothing.

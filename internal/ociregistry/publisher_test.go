@@ -406,7 +406,7 @@ func TestLoginRepositoryExpire(t *testing.T) {
 	for _, create := range []bool{false, true} {
 		repo, err := p.Repository(t.Context(), create)
 		must(t, err)
-		if diff := cmp.Diff(registry.Repository{Ref: "127.0.0.1:5000/team/app"}, repo); diff != "" {
+		if diff := cmp.Diff(registry.Repository{}, repo); diff != "" {
 			t.Errorf("Repository(%v) (-want +got):\n%s", create, diff)
 		}
 	}

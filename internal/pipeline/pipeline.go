@@ -55,7 +55,6 @@ type Commit struct {
 // Result is what a run made. A failed run's Result still lists the tags it
 // attached before it failed.
 type Result struct {
-	Repository            string // host/name, once known
 	ImageURI              string
 	Digest                string
 	ImageID               string
@@ -187,7 +186,6 @@ type run struct {
 // are set.
 func (r *run) result() Result {
 	res := Result{
-		Repository:            r.repo.ref,
 		ImageID:               r.image.ID,
 		Tags:                  r.tags,
 		UncompressedSizeBytes: r.image.Size,

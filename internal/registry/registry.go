@@ -11,9 +11,8 @@ import (
 
 // Repository is what a run needs to know of the repository it pushes to.
 type Repository struct {
-	Ref       string // host/name, the reference tags and digests are added to
-	Immutable bool   // a tag, once set, cannot be moved
-	Created   bool   // created by this run
+	Immutable bool // a tag, once set, cannot be moved
+	Created   bool // created by this run
 }
 
 // Login is registry credentials and when they stop working.
