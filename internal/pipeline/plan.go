@@ -208,7 +208,7 @@ func (r *run) key(ctx context.Context) error {
 			eco = k.Ecosystems[0]
 		}
 		r.Log.Note(Note{Level: Notice, Title: "cache-friendly Dockerfile", File: r.plan.dockerfilePath, Line: copyLine,
-			Message: fmt.Sprintf("this copies the whole context before the RUN at line %d, so any source change re-runs that step and all after it: no dependency key can keep the restore cached. Copy the dependency files first, restore, then copy the rest:\n%s", runLine, cache.Advice(eco))})
+			Message: fmt.Sprintf("this copies the whole context before the RUN at line %d, so any source change re-runs that step and all after it: no dependency key can keep the restore cached. Copy the dependency files first, restore, then copy the rest:\n%s", runLine, dockerfile.Advice(eco))})
 	}
 	return nil
 }

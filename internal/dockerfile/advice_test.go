@@ -1,4 +1,4 @@
-package cache_test
+package dockerfile_test
 
 import (
 	"strings"
@@ -10,11 +10,11 @@ import (
 
 // TestAdvice proves every ecosystem has its own cache-friendly form, that
 // the form copies the whole context only after a RUN that had a narrower
-// part of it (build.WholeContextCopy finds nothing in it), and that an
+// part of it (dockerfile.WholeContextCopy finds nothing in it), and that an
 // unknown ecosystem gets the form with placeholders.
 func TestAdvice(t *testing.T) {
 	t.Parallel()
-	generic := cache.Advice("")
+	generic := dockerfile.Advice("")
 	tests := []struct {
 		name      string
 		ecosystem string
@@ -33,7 +33,7 @@ func TestAdvice(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			a := cache.Advice(tt.ecosystem)
+			a := dockerfile.Advice(tt.ecosystem)
 			for _, want := range tt.contains {
 				if !strings.Contains(a, want) {
 					t.Errorf("Advice(%q) =\n%s\nwant it to contain\n%s", tt.ecosystem, a, want)
@@ -50,7 +50,7 @@ func TestAdvice(t *testing.T) {
 		})
 	}
 	for _, e := range cache.Ecosystems {
-		if got := cache.Advice(e.Name); got == generic || !strings.Contains(got, "COPY . .") {
+		if got := dockerfile.Advice(e.Name); got == generic || !strings.Contains(got, "COPY . .") {
 			t.Errorf("Advice(%q) =\n%s\nwant a form of its own that copies the rest with COPY . .", e.Name, got)
 		}
 	}
