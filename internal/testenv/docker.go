@@ -4,11 +4,15 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,7 +44,39 @@ func Docker(t testing.TB) *client.Client {
 		t.Skip(msg)
 	}
 	t.Cleanup(func() { c.Close() })
+	holdEngine(t, c.DaemonHost())
 	return c
+}
+
+var (
+	engineOnce sync.Once
+	engineLock *os.File // held until the test process exits
+)
+
+// holdEngine makes this test process the engine's only user among test
+// processes: go test runs packages at once, and one package's FreshRunner
+// (remove every image, prune the build cache) under another's build
+// crashes Debian's dockerd 20.10 (a nil pointer in BuildKit's cache
+// manager). The lock is a file lock: the kernel drops it when the process
+// ends, however it ends.
+func holdEngine(t testing.TB, host string) {
+	engineOnce.Do(func() {
+		sum := sha256.Sum256([]byte(host))
+		path := filepath.Join(os.TempDir(), "msb-engine-"+hex.EncodeToString(sum[:8])+".lock")
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			t.Logf("not holding the engine (%v): test packages may share it", err)
+			return
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			t.Logf("waiting for another test process to finish with the engine at %s", host)
+			if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+				t.Logf("not holding the engine (%v): test packages may share it", err)
+				return
+			}
+		}
+		engineLock = f
+	})
 }
 
 // Test base images, made offline from Debian's static busybox: no image can
