@@ -16,6 +16,8 @@ import (
 
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/org/ms-build-action/internal/ociregistry"
 )
 
 // diskStore keeps blobs as files, for go-containerregistry's registry (its BlobHandler) and for blob
@@ -45,7 +47,7 @@ func newDiskStore(dir string) (*diskStore, error) {
 }
 
 func (d *diskStore) blobPath(h v1.Hash) (string, error) {
-	if h.Algorithm != "sha256" || !isDigest(h.String()) {
+	if h.Algorithm != "sha256" || !ociregistry.IsDigest(h.String()) {
 		return "", fmt.Errorf("blob digest %q: only sha256 is supported", h.String())
 	}
 	return filepath.Join(d.dir, "blobs", "sha256", h.Hex), nil
@@ -130,20 +132,20 @@ type uploadSession struct {
 // and passes every other request to next.
 func (d *diskStore) uploads(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := parseV2Path(r.URL.Path)
-		if !ok || p.kind != "uploads" {
+		p, ok := ociregistry.ParseAPIPath(r.URL.Path)
+		if !ok || p.Kind != "uploads" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if r.Method == http.MethodPost && p.ref == "" {
-			d.start(w, r, p.name)
+		if r.Method == http.MethodPost && p.Ref == "" {
+			d.start(w, r, p.Name)
 			return
 		}
 		d.mu.Lock()
-		u, ok := d.sessions[p.ref]
+		u, ok := d.sessions[p.Ref]
 		d.mu.Unlock()
-		if !ok || u.repo != p.name {
-			writeOCIError(w, http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry", "")
+		if !ok || u.repo != p.Name {
+			ociregistry.WriteError(w, http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry", "")
 			return
 		}
 		u.mu.Lock()
@@ -152,21 +154,21 @@ func (d *diskStore) uploads(next http.Handler) http.Handler {
 		case http.MethodPatch:
 			d.patch(w, r, p, u)
 		case http.MethodPut:
-			d.finish(w, r, p.ref, u)
+			d.finish(w, r, p.Ref, u)
 		case http.MethodGet:
 			d.progress(w, p, u, http.StatusNoContent)
 		case http.MethodDelete:
-			d.drop(p.ref, u)
+			d.drop(p.Ref, u)
 			w.WriteHeader(http.StatusNoContent)
 		default:
-			writeOCIError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "The operation is unsupported.", "")
+			ociregistry.WriteError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "The operation is unsupported.", "")
 		}
 	})
 }
 
 func (d *diskStore) start(w http.ResponseWriter, r *http.Request, repo string) {
 	q := r.URL.Query()
-	if mount := q.Get("mount"); isDigest(mount) {
+	if mount := q.Get("mount"); ociregistry.IsDigest(mount) {
 		h, _ := v1.NewHash(mount)
 		if _, err := d.Stat(r.Context(), repo, h); err == nil {
 			w.Header().Set("Location", "/v2/"+repo+"/blobs/"+mount)
@@ -180,7 +182,7 @@ func (d *diskStore) start(w http.ResponseWriter, r *http.Request, repo string) {
 	id := hex.EncodeToString(b[:])
 	f, err := os.CreateTemp(filepath.Join(d.dir, "uploads"), "upload-*")
 	if err != nil {
-		writeOCIError(w, http.StatusInternalServerError, "UNKNOWN", "creating the upload failed", "")
+		ociregistry.WriteError(w, http.StatusInternalServerError, "UNKNOWN", "creating the upload failed", "")
 		return
 	}
 	u := &uploadSession{repo: repo, f: f, h: sha256.New()}
@@ -193,22 +195,22 @@ func (d *diskStore) start(w http.ResponseWriter, r *http.Request, repo string) {
 		d.finish(w, r, id, u)
 		return
 	}
-	d.progress(w, v2Path{name: repo, kind: "uploads", ref: id}, u, http.StatusAccepted)
+	d.progress(w, ociregistry.APIPath{Name: repo, Kind: "uploads", Ref: id}, u, http.StatusAccepted)
 }
 
 // patch appends a chunk; a Content-Range must start where the upload stands.
-func (d *diskStore) patch(w http.ResponseWriter, r *http.Request, p v2Path, u *uploadSession) {
+func (d *diskStore) patch(w http.ResponseWriter, r *http.Request, p ociregistry.APIPath, u *uploadSession) {
 	if cr := r.Header.Get("Content-Range"); cr != "" {
 		var start, end int64
 		if _, err := fmt.Sscanf(cr, "%d-%d", &start, &end); err != nil || start != u.size {
 			w.Header().Set("Range", rangeOf(u.size))
-			writeOCIError(w, http.StatusRequestedRangeNotSatisfiable, "BLOB_UPLOAD_INVALID", "the chunk's Content-Range does not continue the upload", "")
+			ociregistry.WriteError(w, http.StatusRequestedRangeNotSatisfiable, "BLOB_UPLOAD_INVALID", "the chunk's Content-Range does not continue the upload", "")
 			return
 		}
 	}
 	if err := u.write(r.Body); err != nil {
-		d.drop(p.ref, u)
-		writeOCIError(w, http.StatusInternalServerError, "BLOB_UPLOAD_INVALID", "writing the chunk failed", "")
+		d.drop(p.Ref, u)
+		ociregistry.WriteError(w, http.StatusInternalServerError, "BLOB_UPLOAD_INVALID", "writing the chunk failed", "")
 		return
 	}
 	d.progress(w, p, u, http.StatusAccepted)
@@ -217,14 +219,14 @@ func (d *diskStore) patch(w http.ResponseWriter, r *http.Request, p v2Path, u *u
 // finish appends the request's body, checks the digest and moves the blob into place.
 func (d *diskStore) finish(w http.ResponseWriter, r *http.Request, id string, u *uploadSession) {
 	digest := r.URL.Query().Get("digest")
-	if !isDigest(digest) {
-		writeOCIError(w, http.StatusBadRequest, "DIGEST_INVALID", "a sha256 digest parameter is required", "")
+	if !ociregistry.IsDigest(digest) {
+		ociregistry.WriteError(w, http.StatusBadRequest, "DIGEST_INVALID", "a sha256 digest parameter is required", "")
 		return
 	}
 	err := u.write(r.Body)
 	if err == nil && "sha256:"+hex.EncodeToString(u.h.Sum(nil)) != digest {
 		d.drop(id, u)
-		writeOCIError(w, http.StatusBadRequest, "DIGEST_INVALID", "provided digest did not match uploaded content", "")
+		ociregistry.WriteError(w, http.StatusBadRequest, "DIGEST_INVALID", "provided digest did not match uploaded content", "")
 		return
 	}
 	if err == nil {
@@ -239,7 +241,7 @@ func (d *diskStore) finish(w http.ResponseWriter, r *http.Request, id string, u 
 	}
 	d.drop(id, u)
 	if err != nil {
-		writeOCIError(w, http.StatusInternalServerError, "BLOB_UPLOAD_INVALID", "storing the blob failed", "")
+		ociregistry.WriteError(w, http.StatusInternalServerError, "BLOB_UPLOAD_INVALID", "storing the blob failed", "")
 		return
 	}
 	w.Header().Set("Location", "/v2/"+u.repo+"/blobs/"+digest)
@@ -248,10 +250,10 @@ func (d *diskStore) finish(w http.ResponseWriter, r *http.Request, id string, u 
 	w.WriteHeader(http.StatusCreated)
 }
 
-func (d *diskStore) progress(w http.ResponseWriter, p v2Path, u *uploadSession, status int) {
-	w.Header().Set("Location", "/v2/"+p.name+"/blobs/uploads/"+p.ref)
+func (d *diskStore) progress(w http.ResponseWriter, p ociregistry.APIPath, u *uploadSession, status int) {
+	w.Header().Set("Location", "/v2/"+p.Name+"/blobs/uploads/"+p.Ref)
 	w.Header().Set("Range", rangeOf(u.size))
-	w.Header().Set("Docker-Upload-UUID", p.ref)
+	w.Header().Set("Docker-Upload-UUID", p.Ref)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(status)
 }
