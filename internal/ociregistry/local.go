@@ -16,8 +16,9 @@ import (
 )
 
 // Local is a registry running in this process on a loopback port:
-// go-containerregistry's, with blobs on disk and manifests in memory (they
-// are gone when it stops).
+// go-containerregistry's, with blobs on disk (a BlobStore, so an upload is
+// streamed to disk, never held in memory) and manifests in memory (they are
+// gone when it stops).
 type Local struct {
 	host    string
 	srv     *http.Server
@@ -40,6 +41,11 @@ func Start(ctx context.Context, dir string) (*Local, error) {
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("starting a local registry: creating its blob directory: %w", err)
 	}
+	store, err := NewBlobStore(dir)
+	if err != nil {
+		l.removeTemp()
+		return nil, fmt.Errorf("starting a local registry: %w", err)
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -49,10 +55,10 @@ func Start(ctx context.Context, dir string) (*Local, error) {
 	quiet := log.New(io.Discard, "", 0)
 	l.host = ln.Addr().String()
 	l.srv = &http.Server{
-		Handler: ggcrregistry.New(
+		Handler: store.Uploads(ggcrregistry.New(
 			ggcrregistry.Logger(quiet),
-			ggcrregistry.WithBlobHandler(ggcrregistry.NewDiskBlobHandler(dir)),
-		),
+			ggcrregistry.WithBlobHandler(store),
+		)),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          quiet,
 	}

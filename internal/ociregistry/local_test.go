@@ -38,7 +38,7 @@ func TestStartKeepsBlobsInDir(t *testing.T) {
 	must(t, err)
 	blobs = append(blobs, config)
 	for _, b := range blobs {
-		if _, err := os.Stat(filepath.Join(dir, b.Algorithm, b.Hex)); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, "blobs", b.Algorithm, b.Hex)); err != nil {
 			t.Errorf("blob %s is not in the directory: %v", b, err)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/org/ms-build-action/internal/ociregistry"
 )
 
 // Gate returns a handler that lets a request reach the registry handler next only as ECR's registry
@@ -28,7 +30,7 @@ func (s *Server) Gate(next http.Handler) http.Handler {
 func (s *Server) gate(w *statusRecorder, r *http.Request, next http.Handler) int {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	if r.URL.Path != "/v2" && !strings.HasPrefix(r.URL.Path, "/v2/") {
-		return writeOCIError(w, http.StatusNotFound, "NOT_FOUND", "not a registry API path", "")
+		return ociregistry.WriteError(w, http.StatusNotFound, "NOT_FOUND", "not a registry API path", "")
 	}
 	user, password, ok := r.BasicAuth()
 	state := tokenUnknown
@@ -37,53 +39,53 @@ func (s *Server) gate(w *statusRecorder, r *http.Request, next http.Handler) int
 	}
 	switch state {
 	case tokenExpired:
-		return writeOCIError(w, http.StatusForbidden, "DENIED", "Your authorization token has expired. Reauthenticate and try again.", "")
+		return ociregistry.WriteError(w, http.StatusForbidden, "DENIED", "Your authorization token has expired. Reauthenticate and try again.", "")
 	case tokenUnknown:
 		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Basic realm=%q,service="ecr.amazonaws.com"`, s.registryURL+"/"))
-		return writeOCIError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required", "")
+		return ociregistry.WriteError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required", "")
 	}
 	if r.URL.Path == "/v2" || r.URL.Path == "/v2/" {
 		next.ServeHTTP(w, r)
 		return 0
 	}
 	if r.URL.Path == "/v2/_catalog" {
-		return writeOCIError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "The operation is unsupported: this registry does not list repositories; use DescribeRepositories", "")
+		return ociregistry.WriteError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "The operation is unsupported: this registry does not list repositories; use DescribeRepositories", "")
 	}
-	p, ok := parseV2Path(r.URL.Path)
+	p, ok := ociregistry.ParseAPIPath(r.URL.Path)
 	if !ok {
-		return writeOCIError(w, http.StatusNotFound, "NAME_INVALID", "invalid repository name or registry API path", "")
+		return ociregistry.WriteError(w, http.StatusNotFound, "NAME_INVALID", "invalid repository name or registry API path", "")
 	}
 	s.mu.Lock()
-	repo, exists := s.repos[p.name]
-	locked := exists && p.kind == "manifests" && r.Method == http.MethodPut && !isDigest(p.ref) && repo.tagImmutable(p.ref)
+	repo, exists := s.repos[p.Name]
+	locked := exists && p.Kind == "manifests" && r.Method == http.MethodPut && !ociregistry.IsDigest(p.Ref) && repo.tagImmutable(p.Ref)
 	s.mu.Unlock()
 	if !exists {
-		return writeOCIError(w, http.StatusNotFound, "NAME_UNKNOWN",
-			fmt.Sprintf("The repository with name '%s' does not exist in the registry with id '%s'", p.name, s.registryID), "")
+		return ociregistry.WriteError(w, http.StatusNotFound, "NAME_UNKNOWN",
+			fmt.Sprintf("The repository with name '%s' does not exist in the registry with id '%s'", p.Name, s.registryID), "")
 	}
-	if p.kind == "tags" && r.Method == http.MethodGet {
-		return s.listTags(w, r, next, p.name)
+	if p.Kind == "tags" && r.Method == http.MethodGet {
+		return s.listTags(w, r, next, p.Name)
 	}
-	if p.kind != "manifests" || r.Method != http.MethodPut {
+	if p.Kind != "manifests" || r.Method != http.MethodPut {
 		next.ServeHTTP(w, r)
 		return 0
 	}
 
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxManifestBytes+1))
 	if err != nil {
-		return writeOCIError(w, http.StatusBadRequest, "MANIFEST_INVALID", "reading the manifest failed", "")
+		return ociregistry.WriteError(w, http.StatusBadRequest, "MANIFEST_INVALID", "reading the manifest failed", "")
 	}
 	if len(body) > maxManifestBytes {
-		return writeOCIError(w, http.StatusRequestEntityTooLarge, "SIZE_INVALID", "the manifest is too large", "")
+		return ociregistry.WriteError(w, http.StatusRequestEntityTooLarge, "SIZE_INVALID", "the manifest is too large", "")
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if locked && s.exists(r, next, p) {
-		return writeOCIError(w, http.StatusBadRequest, "TAG_INVALID", tagImmutableMessage(p.name, p.ref), "")
+		return ociregistry.WriteError(w, http.StatusBadRequest, "TAG_INVALID", tagImmutableMessage(p.Name, p.Ref), "")
 	}
 	next.ServeHTTP(w, r)
 	if w.status >= 200 && w.status < 300 {
 		sum := sha256.Sum256(body)
-		s.observe(p.name, "sha256:"+hex.EncodeToString(sum[:]))
+		s.observe(p.Name, "sha256:"+hex.EncodeToString(sum[:]))
 	}
 	return 0
 }
@@ -112,8 +114,8 @@ func (s *Server) listTags(w *statusRecorder, r *http.Request, next http.Handler,
 }
 
 // exists asks next whether the manifest p refers to exists, with the caller's credentials.
-func (s *Server) exists(r *http.Request, next http.Handler, p v2Path) bool {
-	probe, err := http.NewRequestWithContext(r.Context(), http.MethodHead, manifestPath(p.name, p.ref), nil)
+func (s *Server) exists(r *http.Request, next http.Handler, p ociregistry.APIPath) bool {
+	probe, err := http.NewRequestWithContext(r.Context(), http.MethodHead, manifestPath(p.Name, p.Ref), nil)
 	if err != nil {
 		return false
 	}
@@ -123,16 +125,6 @@ func (s *Server) exists(r *http.Request, next http.Handler, p v2Path) bool {
 	w := &discardWriter{header: http.Header{}}
 	next.ServeHTTP(w, probe)
 	return w.status == http.StatusOK
-}
-
-// writeOCIError writes a distribution-spec error body and returns status.
-func writeOCIError(w http.ResponseWriter, status int, code, message, detail string) int {
-	body, _ := json.Marshal(map[string][]map[string]any{"errors": {{"code": code, "message": message, "detail": detail}}})
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-	return status
 }
 
 // statusRecorder remembers the status next answered with.

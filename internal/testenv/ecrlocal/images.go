@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/org/ms-build-action/internal/ociregistry"
 )
 
 // image is one manifest of a repository with the tags that point to it.
@@ -95,7 +97,7 @@ func checkIdentifier(id imageIdentifier) *imageFailure {
 	switch {
 	case id.ImageDigest == "" && id.ImageTag == "":
 		return fail("MissingDigestAndTag", "Invalid request parameters: both tag and digest cannot be null")
-	case id.ImageDigest != "" && !isDigest(id.ImageDigest):
+	case id.ImageDigest != "" && !ociregistry.IsDigest(id.ImageDigest):
 		return fail("InvalidImageDigest", "Invalid request parameters: image digest should satisfy the regex 'sha256:[a-f0-9]{64}'")
 	case id.ImageTag != "" && !isTag(id.ImageTag):
 		return fail("InvalidImageTag", "Invalid request parameters: image tag should satisfy the regex '[A-Za-z0-9_][A-Za-z0-9_.-]{0,299}'")

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/org/ms-build-action/internal/ociregistry"
 )
 
 // Local is an ECR endpoint and a registry behind its gate, running in this process on loopback.
@@ -116,13 +118,13 @@ func Start(ctx context.Context, cfg Config, opts ...Option) (*Local, error) {
 		cleanup()
 		return nil, fmt.Errorf("starting local ECR: creating blob directory: %w", err)
 	}
-	store, err := newDiskStore(l.dir)
+	store, err := ociregistry.NewBlobStore(l.dir)
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("starting local ECR: %w", err)
 	}
 	quiet := log.New(io.Discard, "", 0)
-	var registry http.Handler = s.Gate(store.uploads(ggcrregistry.New(
+	var registry http.Handler = s.Gate(store.Uploads(ggcrregistry.New(
 		ggcrregistry.Logger(quiet),
 		ggcrregistry.WithBlobHandler(store),
 		ggcrregistry.WithReferrersSupport(true),

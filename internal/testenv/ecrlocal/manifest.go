@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/org/ms-build-action/internal/ociregistry"
 )
 
 const (
@@ -60,13 +62,13 @@ func parseManifest(body []byte, mediaType string) (*manifestInfo, error) {
 	info := &manifestInfo{mediaType: mediaType}
 	switch {
 	case isImageMediaType(mediaType):
-		if m.Config == nil || !isDigest(m.Config.Digest) {
+		if m.Config == nil || !ociregistry.IsDigest(m.Config.Digest) {
 			return nil, fmt.Errorf("decoding manifest: an image manifest needs a config descriptor with a sha256 digest")
 		}
 		info.configMediaType = m.Config.MediaType
 		info.blobs = append(info.blobs, m.Config.Digest)
 		for _, l := range m.Layers {
-			if !isDigest(l.Digest) {
+			if !ociregistry.IsDigest(l.Digest) {
 				return nil, fmt.Errorf("decoding manifest: layer digest %q is not a sha256 digest", l.Digest)
 			}
 			info.layerBytes += l.Size
@@ -74,7 +76,7 @@ func parseManifest(body []byte, mediaType string) (*manifestInfo, error) {
 		}
 	case isIndexMediaType(mediaType):
 		for _, d := range m.Manifests {
-			if !isDigest(d.Digest) {
+			if !ociregistry.IsDigest(d.Digest) {
 				return nil, fmt.Errorf("decoding manifest: manifest digest %q is not a sha256 digest", d.Digest)
 			}
 			info.children = append(info.children, d.Digest)

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/org/ms-build-action/internal/ociregistry"
 )
 
 // maxManifestBytes bounds a manifest read from the registry.
@@ -104,7 +106,7 @@ func (c *registryClient) headManifest(ctx context.Context, repo, ref string) (di
 		return "", false, fmt.Errorf("resolving %s:%s: %w", repo, ref, err)
 	}
 	resp.Body.Close()
-	if d := resp.Header.Get("Docker-Content-Digest"); isDigest(d) {
+	if d := resp.Header.Get("Docker-Content-Digest"); ociregistry.IsDigest(d) {
 		return d, true, nil
 	}
 	// The registry did not say: read the manifest and hash it.

@@ -62,41 +62,6 @@ func TestValidateLifecyclePolicy(t *testing.T) {
 	}
 }
 
-func TestParseV2Path(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		path   string
-		want   v2Path
-		wantOK bool
-	}{
-		{name: "manifest by tag", path: "/v2/app/manifests/latest", want: v2Path{name: "app", kind: "manifests", ref: "latest"}, wantOK: true},
-		{name: "nested manifest", path: "/v2/team/sub/app/manifests/sha256:abc", want: v2Path{name: "team/sub/app", kind: "manifests", ref: "sha256:abc"}, wantOK: true},
-		{name: "blob", path: "/v2/team/app/blobs/sha256:abc", want: v2Path{name: "team/app", kind: "blobs", ref: "sha256:abc"}, wantOK: true},
-		{name: "upload start", path: "/v2/team/app/blobs/uploads/", want: v2Path{name: "team/app", kind: "uploads"}, wantOK: true},
-		{name: "upload start without slash", path: "/v2/team/app/blobs/uploads", want: v2Path{name: "team/app", kind: "uploads"}, wantOK: true},
-		{name: "upload session", path: "/v2/team/app/blobs/uploads/1234", want: v2Path{name: "team/app", kind: "uploads", ref: "1234"}, wantOK: true},
-		{name: "tags", path: "/v2/team/app/tags/list", want: v2Path{name: "team/app", kind: "tags"}, wantOK: true},
-		{name: "referrers", path: "/v2/app/referrers/sha256:abc", want: v2Path{name: "app", kind: "referrers", ref: "sha256:abc"}, wantOK: true},
-		{name: "repository named like a route", path: "/v2/manifests/manifests/v1", want: v2Path{name: "manifests", kind: "manifests", ref: "v1"}, wantOK: true},
-		{name: "base", path: "/v2/"},
-		{name: "catalog", path: "/v2/_catalog"},
-		{name: "no name", path: "/v2/manifests/latest"},
-		{name: "not v2", path: "/v1/app/manifests/latest"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, ok := parseV2Path(tc.path)
-			if ok != tc.wantOK {
-				t.Fatalf("parseV2Path(%q) ok = %t, want %t", tc.path, ok, tc.wantOK)
-			}
-			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(v2Path{})); diff != "" {
-				t.Errorf("parseV2Path(%q) mismatch (-want +got):\n%s", tc.path, diff)
-			}
-		})
-	}
-}
-
 func TestWildcardMatch(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

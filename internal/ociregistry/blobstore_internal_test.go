@@ -1,4 +1,4 @@
-package ecrlocal
+package ociregistry
 
 import (
 	"crypto/sha256"
@@ -18,15 +18,15 @@ func digestOf(s string) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// blobServer is go-containerregistry's registry with the disk store taking blobs and uploads.
-func blobServer(t *testing.T) (*httptest.Server, *diskStore) {
+// blobServer is go-containerregistry's registry with the blob store taking blobs and uploads.
+func blobServer(t *testing.T) (*httptest.Server, *BlobStore) {
 	t.Helper()
-	store, err := newDiskStore(t.TempDir())
+	store, err := NewBlobStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)), ggcrregistry.WithBlobHandler(store))
-	srv := httptest.NewServer(store.uploads(reg))
+	srv := httptest.NewServer(store.Uploads(reg))
 	t.Cleanup(srv.Close)
 	return srv, store
 }
@@ -75,7 +75,7 @@ func runSteps(t *testing.T, srv *httptest.Server, steps []step) {
 	}
 }
 
-func TestDiskStoreUploads(t *testing.T) {
+func TestBlobStoreUploads(t *testing.T) {
 	t.Parallel()
 	content := "hello, blob store"
 	digest := digestOf(content)

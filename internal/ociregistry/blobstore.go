@@ -1,4 +1,4 @@
-package ecrlocal
+package ociregistry
 
 import (
 	"context"
@@ -18,10 +18,13 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// diskStore keeps blobs as files, for go-containerregistry's registry (its BlobHandler) and for blob
+// BlobStore keeps blobs as files, for go-containerregistry's registry (its BlobHandler) and for blob
 // uploads, which it takes over from that registry because the registry buffers uploads in memory. A
-// blob is streamed to disk as it arrives and hashed on the way; nothing is held in memory.
-type diskStore struct {
+// blob is streamed to disk as it arrives and hashed on the way; nothing is held in memory. Use it as
+// both:
+//
+//	store.Uploads(ggcrregistry.New(ggcrregistry.WithBlobHandler(store)))
+type BlobStore struct {
 	dir string // blobs in dir/blobs/sha256/<hex>, uploads in progress in dir/uploads
 
 	mu       sync.Mutex
@@ -29,30 +32,31 @@ type diskStore struct {
 }
 
 var (
-	_ ggcrregistry.BlobHandler       = (*diskStore)(nil)
-	_ ggcrregistry.BlobStatHandler   = (*diskStore)(nil)
-	_ ggcrregistry.BlobPutHandler    = (*diskStore)(nil)
-	_ ggcrregistry.BlobDeleteHandler = (*diskStore)(nil)
+	_ ggcrregistry.BlobHandler       = (*BlobStore)(nil)
+	_ ggcrregistry.BlobStatHandler   = (*BlobStore)(nil)
+	_ ggcrregistry.BlobPutHandler    = (*BlobStore)(nil)
+	_ ggcrregistry.BlobDeleteHandler = (*BlobStore)(nil)
 )
 
-func newDiskStore(dir string) (*diskStore, error) {
+// NewBlobStore returns a store keeping blobs in dir, creating what it needs there.
+func NewBlobStore(dir string) (*BlobStore, error) {
 	for _, sub := range []string{"blobs/sha256", "uploads"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("creating blob store: %w", err)
 		}
 	}
-	return &diskStore{dir: dir, sessions: map[string]*uploadSession{}}, nil
+	return &BlobStore{dir: dir, sessions: map[string]*uploadSession{}}, nil
 }
 
-func (d *diskStore) blobPath(h v1.Hash) (string, error) {
-	if h.Algorithm != "sha256" || !isDigest(h.String()) {
+func (d *BlobStore) blobPath(h v1.Hash) (string, error) {
+	if h.Algorithm != "sha256" || !IsDigest(h.String()) {
 		return "", fmt.Errorf("blob digest %q: only sha256 is supported", h.String())
 	}
 	return filepath.Join(d.dir, "blobs", "sha256", h.Hex), nil
 }
 
 // Stat returns the size of a blob; its digest was verified when it was stored.
-func (d *diskStore) Stat(_ context.Context, _ string, h v1.Hash) (int64, error) {
+func (d *BlobStore) Stat(_ context.Context, _ string, h v1.Hash) (int64, error) {
 	p, err := d.blobPath(h)
 	if err != nil {
 		return 0, ggcrregistry.ErrNotFound
@@ -67,7 +71,8 @@ func (d *diskStore) Stat(_ context.Context, _ string, h v1.Hash) (int64, error) 
 	return fi.Size(), nil
 }
 
-func (d *diskStore) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, error) {
+// Get opens a blob.
+func (d *BlobStore) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, error) {
 	p, err := d.blobPath(h)
 	if err != nil {
 		return nil, ggcrregistry.ErrNotFound
@@ -80,7 +85,7 @@ func (d *diskStore) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, 
 }
 
 // Put stores a blob; the registry hands over a reader that fails when the content does not match h.
-func (d *diskStore) Put(_ context.Context, _ string, h v1.Hash, rc io.ReadCloser) error {
+func (d *BlobStore) Put(_ context.Context, _ string, h v1.Hash, rc io.ReadCloser) error {
 	defer rc.Close()
 	p, err := d.blobPath(h)
 	if err != nil {
@@ -104,7 +109,8 @@ func (d *diskStore) Put(_ context.Context, _ string, h v1.Hash, rc io.ReadCloser
 	return nil
 }
 
-func (d *diskStore) Delete(_ context.Context, _ string, h v1.Hash) error {
+// Delete removes a blob.
+func (d *BlobStore) Delete(_ context.Context, _ string, h v1.Hash) error {
 	p, err := d.blobPath(h)
 	if err != nil {
 		return ggcrregistry.ErrNotFound
@@ -126,24 +132,24 @@ type uploadSession struct {
 	size int64
 }
 
-// uploads serves the blob upload API (POST, PATCH, PUT, GET, DELETE on /v2/<name>/blobs/uploads/)
+// Uploads serves the blob upload API (POST, PATCH, PUT, GET, DELETE on /v2/<name>/blobs/uploads/)
 // and passes every other request to next.
-func (d *diskStore) uploads(next http.Handler) http.Handler {
+func (d *BlobStore) Uploads(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := parseV2Path(r.URL.Path)
-		if !ok || p.kind != "uploads" {
+		p, ok := ParseAPIPath(r.URL.Path)
+		if !ok || p.Kind != "uploads" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if r.Method == http.MethodPost && p.ref == "" {
-			d.start(w, r, p.name)
+		if r.Method == http.MethodPost && p.Ref == "" {
+			d.start(w, r, p.Name)
 			return
 		}
 		d.mu.Lock()
-		u, ok := d.sessions[p.ref]
+		u, ok := d.sessions[p.Ref]
 		d.mu.Unlock()
-		if !ok || u.repo != p.name {
-			writeOCIError(w, http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry", "")
+		if !ok || u.repo != p.Name {
+			WriteError(w, http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry", "")
 			return
 		}
 		u.mu.Lock()
@@ -152,21 +158,21 @@ func (d *diskStore) uploads(next http.Handler) http.Handler {
 		case http.MethodPatch:
 			d.patch(w, r, p, u)
 		case http.MethodPut:
-			d.finish(w, r, p.ref, u)
+			d.finish(w, r, p.Ref, u)
 		case http.MethodGet:
 			d.progress(w, p, u, http.StatusNoContent)
 		case http.MethodDelete:
-			d.drop(p.ref, u)
+			d.drop(p.Ref, u)
 			w.WriteHeader(http.StatusNoContent)
 		default:
-			writeOCIError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "The operation is unsupported.", "")
+			WriteError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "The operation is unsupported.", "")
 		}
 	})
 }
 
-func (d *diskStore) start(w http.ResponseWriter, r *http.Request, repo string) {
+func (d *BlobStore) start(w http.ResponseWriter, r *http.Request, repo string) {
 	q := r.URL.Query()
-	if mount := q.Get("mount"); isDigest(mount) {
+	if mount := q.Get("mount"); IsDigest(mount) {
 		h, _ := v1.NewHash(mount)
 		if _, err := d.Stat(r.Context(), repo, h); err == nil {
 			w.Header().Set("Location", "/v2/"+repo+"/blobs/"+mount)
@@ -180,7 +186,7 @@ func (d *diskStore) start(w http.ResponseWriter, r *http.Request, repo string) {
 	id := hex.EncodeToString(b[:])
 	f, err := os.CreateTemp(filepath.Join(d.dir, "uploads"), "upload-*")
 	if err != nil {
-		writeOCIError(w, http.StatusInternalServerError, "UNKNOWN", "creating the upload failed", "")
+		WriteError(w, http.StatusInternalServerError, "UNKNOWN", "creating the upload failed", "")
 		return
 	}
 	u := &uploadSession{repo: repo, f: f, h: sha256.New()}
@@ -193,38 +199,38 @@ func (d *diskStore) start(w http.ResponseWriter, r *http.Request, repo string) {
 		d.finish(w, r, id, u)
 		return
 	}
-	d.progress(w, v2Path{name: repo, kind: "uploads", ref: id}, u, http.StatusAccepted)
+	d.progress(w, APIPath{Name: repo, Kind: "uploads", Ref: id}, u, http.StatusAccepted)
 }
 
 // patch appends a chunk; a Content-Range must start where the upload stands.
-func (d *diskStore) patch(w http.ResponseWriter, r *http.Request, p v2Path, u *uploadSession) {
+func (d *BlobStore) patch(w http.ResponseWriter, r *http.Request, p APIPath, u *uploadSession) {
 	if cr := r.Header.Get("Content-Range"); cr != "" {
 		var start, end int64
 		if _, err := fmt.Sscanf(cr, "%d-%d", &start, &end); err != nil || start != u.size {
 			w.Header().Set("Range", rangeOf(u.size))
-			writeOCIError(w, http.StatusRequestedRangeNotSatisfiable, "BLOB_UPLOAD_INVALID", "the chunk's Content-Range does not continue the upload", "")
+			WriteError(w, http.StatusRequestedRangeNotSatisfiable, "BLOB_UPLOAD_INVALID", "the chunk's Content-Range does not continue the upload", "")
 			return
 		}
 	}
 	if err := u.write(r.Body); err != nil {
-		d.drop(p.ref, u)
-		writeOCIError(w, http.StatusInternalServerError, "BLOB_UPLOAD_INVALID", "writing the chunk failed", "")
+		d.drop(p.Ref, u)
+		WriteError(w, http.StatusInternalServerError, "BLOB_UPLOAD_INVALID", "writing the chunk failed", "")
 		return
 	}
 	d.progress(w, p, u, http.StatusAccepted)
 }
 
 // finish appends the request's body, checks the digest and moves the blob into place.
-func (d *diskStore) finish(w http.ResponseWriter, r *http.Request, id string, u *uploadSession) {
+func (d *BlobStore) finish(w http.ResponseWriter, r *http.Request, id string, u *uploadSession) {
 	digest := r.URL.Query().Get("digest")
-	if !isDigest(digest) {
-		writeOCIError(w, http.StatusBadRequest, "DIGEST_INVALID", "a sha256 digest parameter is required", "")
+	if !IsDigest(digest) {
+		WriteError(w, http.StatusBadRequest, "DIGEST_INVALID", "a sha256 digest parameter is required", "")
 		return
 	}
 	err := u.write(r.Body)
 	if err == nil && "sha256:"+hex.EncodeToString(u.h.Sum(nil)) != digest {
 		d.drop(id, u)
-		writeOCIError(w, http.StatusBadRequest, "DIGEST_INVALID", "provided digest did not match uploaded content", "")
+		WriteError(w, http.StatusBadRequest, "DIGEST_INVALID", "provided digest did not match uploaded content", "")
 		return
 	}
 	if err == nil {
@@ -239,7 +245,7 @@ func (d *diskStore) finish(w http.ResponseWriter, r *http.Request, id string, u 
 	}
 	d.drop(id, u)
 	if err != nil {
-		writeOCIError(w, http.StatusInternalServerError, "BLOB_UPLOAD_INVALID", "storing the blob failed", "")
+		WriteError(w, http.StatusInternalServerError, "BLOB_UPLOAD_INVALID", "storing the blob failed", "")
 		return
 	}
 	w.Header().Set("Location", "/v2/"+u.repo+"/blobs/"+digest)
@@ -248,16 +254,16 @@ func (d *diskStore) finish(w http.ResponseWriter, r *http.Request, id string, u 
 	w.WriteHeader(http.StatusCreated)
 }
 
-func (d *diskStore) progress(w http.ResponseWriter, p v2Path, u *uploadSession, status int) {
-	w.Header().Set("Location", "/v2/"+p.name+"/blobs/uploads/"+p.ref)
+func (d *BlobStore) progress(w http.ResponseWriter, p APIPath, u *uploadSession, status int) {
+	w.Header().Set("Location", "/v2/"+p.Name+"/blobs/uploads/"+p.Ref)
 	w.Header().Set("Range", rangeOf(u.size))
-	w.Header().Set("Docker-Upload-UUID", p.ref)
+	w.Header().Set("Docker-Upload-UUID", p.Ref)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(status)
 }
 
 // drop forgets an upload and removes its file (a committed blob was renamed away already).
-func (d *diskStore) drop(id string, u *uploadSession) {
+func (d *BlobStore) drop(id string, u *uploadSession) {
 	d.mu.Lock()
 	delete(d.sessions, id)
 	d.mu.Unlock()
