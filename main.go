@@ -24,6 +24,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/org/ms-build-action/internal/action"
+	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/build/docker"
 	"github.com/org/ms-build-action/internal/ecr"
 	"github.com/org/ms-build-action/internal/ociregistry"
@@ -115,6 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 	if in == nil || err != nil {
 		return err
 	}
+	maskSecrets(in, rep)
 	dc, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		return fmt.Errorf("setting up the Docker client (DOCKER_HOST=%q): %w", getenv("DOCKER_HOST"), err)
@@ -258,6 +260,34 @@ func (e *embedded) close() {
 	}
 }
 
+// maskSecrets registers every secret value the inputs hold, before anything
+// can print one: build secrets, and build arguments taken from the
+// environment (where CI systems keep secrets).
+func maskSecrets(in *action.Inputs, rep action.Reporter) {
+	for _, s := range in.Secrets {
+		mask(rep, string(s.Value))
+	}
+	for _, a := range in.BuildArgs {
+		if a.FromEnv {
+			mask(rep, a.Value)
+		}
+	}
+}
+
+// mask registers a value and each of its lines: a multi-line secret (a key,
+// a certificate) is printed a line at a time.
+func mask(rep action.Reporter, v string) {
+	if strings.TrimSpace(v) == "" {
+		return
+	}
+	rep.Mask(v)
+	for line := range strings.Lines(v) {
+		if line = strings.TrimSpace(line); len(line) >= 4 && line != v {
+			rep.Mask(line)
+		}
+	}
+}
+
 // runInput maps the front end's inputs and the CI's facts into the run's input.
 func runInput(in *action.Inputs, ci action.CI) pipeline.Input {
 	args := make(map[string]string, len(in.BuildArgs))
@@ -272,6 +302,10 @@ func runInput(in *action.Inputs, ci action.CI) pipeline.Input {
 		BuildStage:       in.BuildStage,
 		BuildArgs:        args,
 		Network:          in.Network,
+		Secrets:          secrets(in.Secrets),
+		SSH:              ssh(in.SSH),
+		Pull:             in.Pull,
+		NoCache:          in.NoCache,
 		Repository:       in.Repository,
 		Tags:             in.Tags,
 		Push:             in.Push,
@@ -303,6 +337,22 @@ func outputs(r pipeline.Result) action.Outputs {
 		o.ImageSize = action.FormatSize(r.ImageSizeBytes)
 	}
 	return o
+}
+
+func secrets(ss []action.Secret) []build.Secret {
+	var out []build.Secret
+	for _, s := range ss {
+		out = append(out, build.Secret{ID: s.ID, Value: s.Value, File: s.File})
+	}
+	return out
+}
+
+func ssh(ss []action.SSH) []build.SSH {
+	var out []build.SSH
+	for _, s := range ss {
+		out = append(out, build.SSH{ID: s.ID, Paths: s.Paths})
+	}
+	return out
 }
 
 func timings(ts []pipeline.Timing) []action.Timing {

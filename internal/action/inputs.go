@@ -3,6 +3,7 @@ package action
 import (
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -43,6 +44,12 @@ var Specs = []Spec{
 	{"create-repository", "true", "create the repository (scan on push on) when it is missing"},
 	{"max-image-size", "", "fail when the pushed image is larger, compressed as ECR counts it (e.g. 250MB, 1.5GiB)"},
 	{"network", "", "network mode for RUN steps: default, host or none (default: the daemon's)"},
+	{"secrets", "", "build secrets for RUN --mount=type=secret, one id=value a line (never stored in the image or the cache)"},
+	{"secret-files", "", "build secrets read from files, one id=path a line"},
+	{"secret-envs", "", "build secrets read from environment variables, one id=VARIABLE a line"},
+	{"ssh", "", "SSH agent sockets or keys for RUN --mount=type=ssh: default (the agent at SSH_AUTH_SOCK), or one id=path a line"},
+	{"pull", "false", "always resolve base images against their registry, as docker build --pull"},
+	{"no-cache", "false", "build every step: read and write no cache and no skip record"},
 }
 
 // Inputs holds every input, parsed and validated.
@@ -65,11 +72,29 @@ type Inputs struct {
 	CreateRepository bool
 	MaxImageSize     int64 // bytes; 0 means no limit
 	Network          string
+	Secrets          []Secret
+	SSH              []SSH
+	Pull             bool
+	NoCache          bool
+}
+
+// Secret is one build secret: its value, or the file that holds it.
+type Secret struct {
+	ID    string
+	Value []byte // from secrets or secret-envs
+	File  string // from secret-files
+}
+
+// SSH is one SSH agent socket or key set for RUN --mount=type=ssh.
+type SSH struct {
+	ID    string   // "default" unless named
+	Paths []string // agent sockets or private keys; none: the agent at SSH_AUTH_SOCK
 }
 
 // BuildArg is one build argument, in the order given.
 type BuildArg struct {
 	Key, Value string
+	FromEnv    bool // KEY alone: the value came from the environment, and is masked as a secret may be
 }
 
 // InputError reports an input that cannot be used. Its message names the
@@ -110,7 +135,7 @@ func Parse(raw map[string]string, env Environment) (*Inputs, error) {
 	if p.getenv == nil {
 		p.getenv = func(string) string { return "" }
 	}
-	for _, step := range []func() error{p.switches, p.destination, p.build, p.cache} {
+	for _, step := range []func() error{p.switches, p.destination, p.build, p.cache, p.secrets} {
 		if err := step(); err != nil {
 			return nil, err
 		}
@@ -134,7 +159,8 @@ func (p *parser) switches() error {
 	for _, b := range []struct {
 		name string
 		dst  *bool
-	}{{"push", &in.Push}, {"dry-run", &in.DryRun}, {"cache", &in.Cache}, {"create-repository", &in.CreateRepository}} {
+	}{{"push", &in.Push}, {"dry-run", &in.DryRun}, {"cache", &in.Cache}, {"create-repository", &in.CreateRepository},
+		{"pull", &in.Pull}, {"no-cache", &in.NoCache}} {
 		var err error
 		if *b.dst, err = parseBool(b.name, p.get(b.name)); err != nil {
 			return err
@@ -248,6 +274,98 @@ func (p *parser) cache() error {
 	return nil
 }
 
+// secretIDRE is what BuildKit accepts as a secret or SSH id.
+var secretIDRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// secrets reads the build secrets and SSH sockets. No message names a
+// secret's value.
+func (p *parser) secrets() error {
+	seen := map[string]string{}
+	add := func(input, id string, s Secret) error {
+		if !secretIDRE.MatchString(id) {
+			return inputErr(input, "%q is not a secret id: write one id=... a line, the id made of letters, digits and . _ -", id)
+		}
+		if other, ok := seen[id]; ok {
+			return inputErr(input, "secret %s is given twice (also in %s): give each secret once", id, other)
+		}
+		seen[id] = input
+		p.in.Secrets = append(p.in.Secrets, s)
+		return nil
+	}
+	for _, line := range lines(p.raw["secrets"]) {
+		id, value, ok := strings.Cut(line, "=")
+		if !ok {
+			return inputErr("secrets", "a line without =: write one id=value a line")
+		}
+		if err := add("secrets", strings.TrimSpace(id), Secret{ID: strings.TrimSpace(id), Value: []byte(value)}); err != nil {
+			return err
+		}
+	}
+	for _, line := range lines(p.raw["secret-envs"]) {
+		id, name, ok := strings.Cut(line, "=")
+		id, name = strings.TrimSpace(id), strings.TrimSpace(name)
+		if !ok || name == "" {
+			return inputErr("secret-envs", "%q: write one id=VARIABLE a line", line)
+		}
+		value := p.getenv(name)
+		if value == "" {
+			return inputErr("secret-envs", "%s is not set (for secret %s): set it in the job's environment", name, id)
+		}
+		if err := add("secret-envs", id, Secret{ID: id, Value: []byte(value)}); err != nil {
+			return err
+		}
+	}
+	for _, line := range lines(p.raw["secret-files"]) {
+		id, path, ok := strings.Cut(line, "=")
+		id, path = strings.TrimSpace(id), strings.TrimSpace(path)
+		if !ok || path == "" {
+			return inputErr("secret-files", "%q: write one id=path a line", line)
+		}
+		if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+			return inputErr("secret-files", "%s (for secret %s) is not a readable file: give the path of the file that holds the secret", path, id)
+		}
+		if err := add("secret-files", id, Secret{ID: id, File: path}); err != nil {
+			return err
+		}
+	}
+	return p.ssh()
+}
+
+// ssh reads the ssh input: default, or id=path[,path] lines.
+func (p *parser) ssh() error {
+	seen := map[string]bool{}
+	for _, line := range lines(p.raw["ssh"]) {
+		id, paths, _ := strings.Cut(line, "=")
+		id = strings.TrimSpace(id)
+		if !secretIDRE.MatchString(id) {
+			return inputErr("ssh", "%q is not an SSH id: write default, or one id=path a line", id)
+		}
+		if seen[id] {
+			return inputErr("ssh", "%s is given twice: give each SSH id once", id)
+		}
+		seen[id] = true
+		s := SSH{ID: id, Paths: splitList(paths)}
+		if len(s.Paths) == 0 && p.getenv("SSH_AUTH_SOCK") == "" {
+			return inputErr("ssh", "%s names no path and SSH_AUTH_SOCK is not set: start an agent (ssh-agent, webfactory/ssh-agent) or give id=path to a key", id)
+		}
+		p.in.SSH = append(p.in.SSH, s)
+	}
+	return nil
+}
+
+// lines are v's lines without blanks and # comments, trimmed at the start.
+func lines(v string) []string {
+	var out []string
+	for line := range strings.Lines(v) {
+		line = strings.TrimRight(strings.TrimLeft(line, " \t"), "\r\n")
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
 func specNames() string {
 	names := make([]string, len(Specs))
 	for i, s := range Specs {
@@ -296,7 +414,7 @@ func parseBuildArgs(v string, getenv func(string) string) ([]BuildArg, error) {
 			return nil, inputErr("build-args", "%s is given twice: give each build argument once", key)
 		}
 		seen[key] = true
-		args = append(args, BuildArg{Key: key, Value: value})
+		args = append(args, BuildArg{Key: key, Value: value, FromEnv: !ok})
 	}
 	return args, nil
 }

@@ -71,7 +71,7 @@ func TestParseValues(t *testing.T) {
 		File:           "src/Dockerfile.prod",
 		BuildStage:     "build",
 		Target:         "final",
-		BuildArgs:      []BuildArg{{"A", "1"}, {"B", " two=2"}, {"FROM_ENV", "e"}},
+		BuildArgs:      []BuildArg{{Key: "A", Value: "1"}, {Key: "B", Value: " two=2"}, {Key: "FROM_ENV", Value: "e", FromEnv: true}},
 		Tags:           []string{"v1", "v1.2", "edge"},
 		DryRun:         true,
 		CacheKeyFiles:  []string{"**/*.csproj", "NuGet.config"},

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -17,6 +18,34 @@ type Spec struct {
 	Network     string // "", default, host or none
 	CacheFrom   []string
 	InlineCache bool // write cache metadata into the image, for a later cache-from
+	Pull        bool // resolve base images against their registry, not the builder's store
+	NoCache     bool // run every step: use no cached result
+	Secrets     []Secret
+	SSH         []SSH
+	// Registries answers for the registries the build pulls from (FROM,
+	// COPY --from, cache sources); nil pulls anonymously.
+	Registries Credentials
+}
+
+// Secret is one build secret for RUN --mount=type=secret: its value, or the
+// file that holds it. It reaches the build only through the session: never
+// a build argument, a layer, the image's history or a cache key.
+type Secret struct {
+	ID    string
+	Value []byte
+	File  string
+}
+
+// SSH is an SSH agent socket or private keys for RUN --mount=type=ssh.
+type SSH struct {
+	ID    string
+	Paths []string // none: the agent at SSH_AUTH_SOCK
+}
+
+// Credentials gives the login for a registry host, when the builder asks.
+// A zero Auth and a nil error mean: pull anonymously.
+type Credentials interface {
+	Credentials(ctx context.Context, host string) (Auth, error)
 }
 
 // Image is a built image in the builder's store.

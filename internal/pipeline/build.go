@@ -20,7 +20,10 @@ import (
 // target goes first, and the build stage (all cached by then: only its
 // export is left) is built and sized beside the runtime image's publication.
 func (r *run) build(ctx context.Context) error {
-	base := build.Spec{Context: r.plan.bctx, BuildArgs: r.in.BuildArgs, Network: r.in.Network, InlineCache: r.in.Cache}
+	base := build.Spec{
+		Context: r.plan.bctx, BuildArgs: r.in.BuildArgs, Network: r.in.Network, InlineCache: r.in.Cache,
+		Pull: r.in.Pull, NoCache: r.in.NoCache, Secrets: r.in.Secrets, SSH: r.in.SSH, Registries: r.registries(),
+	}
 	bs := r.plan.buildStage
 	stage := base
 	if bs != nil {

@@ -18,6 +18,9 @@ type Pipeline struct {
 	Now       func() time.Time
 	// Pause waits between tries of a push; nil waits 1 s, 2 s, 4 s.
 	Pause func(ctx context.Context, try int) error
+	// Keychain answers for the registries the build pulls from other than
+	// the one pushed to (its login is the run's own); nil: anonymous.
+	Keychain build.Credentials
 }
 
 // Input is what one run builds and where it goes, validated by the front end.
@@ -29,6 +32,10 @@ type Input struct {
 	BuildStage string // the stage to cache; "" is the one the target copies from
 	BuildArgs  map[string]string
 	Network    string
+	Secrets    []build.Secret
+	SSH        []build.SSH
+	Pull       bool // resolve base images against their registry
+	NoCache    bool // build every step; read and write no cache and no skip record
 
 	Repository       string
 	Tags             []string

@@ -108,6 +108,32 @@ func (c *creds) current() build.Auth {
 	return c.cur.Auth
 }
 
+// registries answers the builder for each registry it pulls from: the run's
+// own login for the registry it pushes to, the keychain for any other.
+type registries struct {
+	own   string // the host pushed to; "" when the run pushes nothing
+	creds *creds
+	other build.Credentials
+}
+
+func (r *run) registries() registries {
+	own := ""
+	if r.repo.ref != "" {
+		own = hostOf(r.repo.ref)
+	}
+	return registries{own: own, creds: &r.creds, other: r.Keychain}
+}
+
+func (g registries) Credentials(ctx context.Context, host string) (build.Auth, error) {
+	switch {
+	case g.own != "" && host == g.own:
+		return g.creds.fresh(ctx)
+	case g.other != nil:
+		return g.other.Credentials(ctx, host)
+	}
+	return build.Auth{}, nil
+}
+
 // pushTries is how many times a push is tried when it fails on a fault that
 // may pass: the builder retries each layer itself, but not the manifest.
 const pushTries = 4

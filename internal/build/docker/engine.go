@@ -22,6 +22,7 @@ import (
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/moby/buildkit/session"
 
 	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/buildcontext"
@@ -113,10 +114,18 @@ func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (bui
 	id := "msb-" + rand.Text()
 	bo := buildOptions(o, id)
 	var body io.Reader
-	if sess := e.session(ctx, o.Context); sess != nil {
+	attach, err := attachables(o)
+	if err != nil {
+		return build.Image{}, err
+	}
+	if sess := e.session(ctx, o.Context, attach); sess != nil {
 		defer sess.Close()
 		bo.SessionID, bo.RemoteContext, bo.Dockerfile = sess.s.ID(), "client-session", sess.dockerfile
 	} else {
+		if len(o.Secrets) > 0 || len(o.SSH) > 0 {
+			return build.Image{}, fmt.Errorf("build secrets and SSH reach the build only over a BuildKit session, which the engine at %s did not take (%s): unset MSB_CONTEXT=tar, or reach the engine without a proxy that refuses the session's upgrade", e.c.DaemonHost(), e.ContextTransfer())
+		}
+		bo.AuthConfigs = registryConfig(ctx, o)
 		tar, err := o.Context.Tar()
 		if err != nil {
 			return build.Image{}, fmt.Errorf("packing the build context: %w", err)
@@ -181,14 +190,14 @@ func buildOptions(o build.Spec, id string) dockerbuild.ImageBuildOptions {
 // session opens a session for the context, or returns nil when contexts go
 // as tar bodies: by choice, or since a session could not be had (remembered,
 // so that later builds do not wait for it again).
-func (e *Engine) session(ctx context.Context, c *buildcontext.Context) *contextSession {
+func (e *Engine) session(ctx context.Context, c *buildcontext.Context, attach []session.Attachable) *contextSession {
 	e.mu.Lock()
 	skip := e.tarOnly || e.noSession != nil
 	e.mu.Unlock()
 	if skip {
 		return nil
 	}
-	sess, err := e.startSession(ctx, c)
+	sess, err := e.startSession(ctx, c, attach)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"github.com/moby/buildkit/session/filesync"
 	"github.com/tonistiigi/fsutil"
 
+	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/buildcontext"
 )
 
@@ -37,9 +38,10 @@ type contextSession struct {
 func (cs *contextSession) Close() error { return cs.s.Close() }
 
 // startSession opens a session that serves the context (c.Files: the files
-// the tar and the cache keys see too) and the Dockerfile's directory, and
-// returns once the engine has taken it.
-func (e *Engine) startSession(ctx context.Context, c *buildcontext.Context) (*contextSession, error) {
+// the tar and the cache keys see too), the Dockerfile's directory and the
+// other attachables (registry logins, secrets, SSH), and returns once the
+// engine has taken it.
+func (e *Engine) startSession(ctx context.Context, c *buildcontext.Context, attach []session.Attachable) (*contextSession, error) {
 	// The same directory shares a key across runs, so the engine can send
 	// only the changes since its last build of it.
 	sum := sha256.Sum256([]byte("ms-build:" + c.Dir()))
@@ -53,6 +55,9 @@ func (e *Engine) startSession(ctx context.Context, c *buildcontext.Context) (*co
 		return nil, fmt.Errorf("opening the Dockerfile's directory: %w", err)
 	}
 	s.Allow(filesync.NewFSSyncProvider(filesync.StaticDirSource{"context": c.Files(), "dockerfile": dfFS}))
+	for _, a := range attach {
+		s.Allow(a)
+	}
 
 	dialed := make(chan error, 1)
 	go s.Run(context.WithoutCancel(ctx), func(ctx context.Context, proto string, meta map[string][]string) (net.Conn, error) {
@@ -72,4 +77,18 @@ func (e *Engine) startSession(ctx context.Context, c *buildcontext.Context) (*co
 		return nil, fmt.Errorf("opening a build session with the engine: %w", err)
 	}
 	return &contextSession{s: s, dockerfile: filepath.Base(c.DockerfilePath())}, nil
+}
+
+// attachables are what the session serves beside the context: registry
+// logins, build secrets and SSH.
+func attachables(o build.Spec) ([]session.Attachable, error) {
+	var out []session.Attachable
+	if a := authAttachable(o); a != nil {
+		out = append(out, a)
+	}
+	s, err := secretAttachables(o)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, s...), nil
 }
