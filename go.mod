@@ -18,6 +18,7 @@ require (
 	github.com/tonistiigi/fsutil v0.0.0-20261103091533-a72de9dcf763
 	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/crypto v0.59.0
+	google.golang.org/grpc v1.84.0
 	google.golang.org/protobuf v1.36.12
 )
 
@@ -100,22 +101,23 @@ require (
 	golang.org/x/text v0.44.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260825221802-da73d73af1c5 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260825221802-da73d73af1c5 // indirect
-	google.golang.org/grpc v1.84.0 // indirect
 )
 
 // The Docker client's own modules, pinned on purpose: github.com/docker/docker
 // v28.5.2 has no go.mod, so nothing else holds these. They are moby v28.5.2's
 // vendor.mod versions except where a newer requirement wins (go-connections
 // v0.7.0: go-containerregistry; containerd/log, typeurl, moby/sys: BuildKit
-// v0.34.2) and docker/cli (graph only, no package linked). Change them only
-// together with the client, and re-run govulncheck (see README).
+// v0.34.2) and docker/cli (only its cli/config packages are linked: the
+// keychain reads the user's Docker config and runs its credential helpers
+// with them, as docker build does). Change them only together with the
+// client, and re-run govulncheck (see README).
 require (
 	github.com/containerd/errdefs v1.0.0
 	github.com/containerd/errdefs/pkg v0.3.0 // indirect
 	github.com/containerd/log v0.2.0 // indirect
 	github.com/containerd/typeurl/v2 v2.3.0 // indirect
 	github.com/distribution/reference v0.6.0
-	github.com/docker/cli v29.8.2+incompatible // indirect
+	github.com/docker/cli v29.8.2+incompatible
 	github.com/docker/go-connections v0.7.0 // indirect
 	github.com/docker/go-units v0.5.0
 	github.com/moby/docker-image-spec v1.3.1 // indirect

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/build/docker"
 	"github.com/org/ms-build-action/internal/ecr"
+	"github.com/org/ms-build-action/internal/keychain"
 	"github.com/org/ms-build-action/internal/ociregistry"
 	"github.com/org/ms-build-action/internal/pipeline"
 	"github.com/org/ms-build-action/internal/registry"
@@ -128,7 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 	}
 	engine := docker.NewEngine(dc, engineOpts...)
 
-	p := &pipeline.Pipeline{Builder: engine, Log: logTo{rep}, Now: time.Now}
+	p := &pipeline.Pipeline{Builder: engine, Log: logTo{rep}, Now: time.Now, Keychain: newKeychain(getenv, rep)}
 	if in.Push {
 		pub, closePub, err := publisher(ctx, in, rep)
 		if err != nil {
@@ -209,6 +211,29 @@ func publisher(ctx context.Context, in *action.Inputs, rep action.Reporter) (pip
 	}
 	cfg.Credentials = credentials{cfg.Credentials}
 	return ecr.New(awsecr.NewFromConfig(cfg), in.RegistryID, in.Repository), func() {}, nil
+}
+
+// newKeychain answers for the registries the build pulls from other than
+// the one pushed to: ECR hosts with a token from their region (AWS
+// configuration is loaded only when one is asked about, so a dry run
+// needs none), others from the user's Docker config.
+func newKeychain(getenv func(string) string, rep action.Reporter) *keychain.Keychain {
+	dir := getenv("DOCKER_CONFIG")
+	if dir == "" && getenv("HOME") != "" {
+		dir = filepath.Join(getenv("HOME"), ".docker")
+	}
+	return keychain.New(keychain.Options{
+		DockerConfig: dir,
+		Mask:         func(secret string) { mask(rep, secret) },
+		ECR: func(ctx context.Context, region string) (ecr.API, error) {
+			cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region), config.WithRetryMaxAttempts(ecrAttempts))
+			if err != nil {
+				return nil, fmt.Errorf("loading AWS configuration: %w", err)
+			}
+			cfg.Credentials = credentials{cfg.Credentials}
+			return awsecr.NewFromConfig(cfg), nil
+		},
+	})
 }
 
 // credentials marks a failure to find AWS credentials, which the SDK

@@ -126,6 +126,9 @@ func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (bui
 			return build.Image{}, fmt.Errorf("build secrets and SSH reach the build only over a BuildKit session, which the engine at %s did not take (%s): unset MSB_CONTEXT=tar, or reach the engine without a proxy that refuses the session's upgrade", e.c.DaemonHost(), e.ContextTransfer())
 		}
 		bo.AuthConfigs = registryConfig(ctx, o)
+		if err := e.pullBases(ctx, o); err != nil {
+			return build.Image{}, err
+		}
 		tar, err := o.Context.Tar()
 		if err != nil {
 			return build.Image{}, fmt.Errorf("packing the build context: %w", err)
@@ -158,7 +161,7 @@ func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (bui
 		return build.Image{}, fmt.Errorf("the Docker engine at %s went away during the build: nothing was pushed; check the engine and run again (%v)", e.c.DaemonHost(), err)
 	}
 	if err != nil {
-		return build.Image{}, err
+		return build.Image{}, explainRefusal(err)
 	}
 	return e.Inspect(ctx, imageID)
 }
