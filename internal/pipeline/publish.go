@@ -187,7 +187,7 @@ func hostOf(ref string) string {
 // cannot be resolved turns the skip check off for this run (the build goes
 // on): an unresolved base could have moved.
 func (r *run) skipKey(ctx context.Context) error {
-	if !r.in.Cache {
+	if !r.caching() {
 		return nil
 	}
 	regs := r.registries()
