@@ -284,6 +284,10 @@ func TestIntegrationPushPullResolve(t *testing.T) {
 	if base, err := eng.ResolveBase(t.Context(), ref, login.Auth, false); err != nil || base != img.ID {
 		t.Errorf("ResolveBase(%s) local = %q, %v; want the image id %s", ref, base, err, img.ID)
 	}
+	// Local, but asked of the registry (pull): the registry's digest.
+	if base, err := eng.ResolveBase(t.Context(), ref, login.Auth, true); err != nil || base != pushed.Digest {
+		t.Errorf("ResolveBase(%s, remote) = %q, %v; want the registry's digest %s", ref, base, err, pushed.Digest)
+	}
 
 	busybox, err := c.ImageInspect(t.Context(), testenv.BusyboxImage)
 	must(t, err)
