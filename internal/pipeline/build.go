@@ -21,7 +21,7 @@ import (
 // export is left) is built and sized beside the runtime image's publication.
 func (r *run) build(ctx context.Context) error {
 	base := build.Spec{
-		Context: r.plan.bctx, BuildArgs: r.in.BuildArgs, Network: r.in.Network, InlineCache: r.in.Cache,
+		Context: r.plan.bctx, BuildArgs: r.in.BuildArgs, Network: r.in.Network, InlineCache: r.caching(),
 		Pull: r.in.Pull, NoCache: r.in.NoCache, Secrets: r.in.Secrets, SSH: r.in.SSH, Registries: r.registries(),
 	}
 	bs := r.plan.buildStage
@@ -31,7 +31,7 @@ func (r *run) build(ctx context.Context) error {
 		stage.Tags = []string{localName(r.in.Repository, "build-stage")}
 		stage.CacheFrom = r.buildCacheFrom
 	}
-	storeCache := bs != nil && r.in.Cache && r.in.Push && !r.cacheHit
+	storeCache := bs != nil && r.caching() && r.in.Push && !r.cacheHit
 
 	if storeCache {
 		err := r.timed("build stage "+bs.Ref(), func() (err error) {
@@ -66,7 +66,10 @@ func (r *run) build(ctx context.Context) error {
 
 	if bs != nil && !storeCache {
 		// Its steps are all cached now: only its export is left, which runs
-		// beside the runtime image's push.
+		// beside the runtime image's push. With no-cache too: every step
+		// just ran, in the runtime's build, and building them all again
+		// only to size the stage would double the build.
+		stage.NoCache = false
 		r.bg.start(ctx, func(ctx context.Context) { r.sizeBuildStage(ctx, stage) })
 	}
 	return nil

@@ -9,6 +9,11 @@ import (
 	"github.com/org/ms-build-action/internal/registry"
 )
 
+// caching reports whether the run reads and writes the registry's caches
+// and skip records: cache on and no-cache off. no-cache goes further than
+// cache off: the builder uses no cached step either.
+func (r *run) caching() bool { return r.in.Cache && !r.in.NoCache }
+
 // branches are the branches whose caches a build may start from: its own,
 // then the default branch, as restore-keys do.
 func (r *run) branches() []string {
@@ -26,7 +31,7 @@ func (r *run) branches() []string {
 // runtime image, for BuildKit to use as cache sources. Nothing here can fail
 // the run: a cache that cannot be used is a warning and a full build.
 func (r *run) restore(ctx context.Context) {
-	if !r.in.Cache || r.plan.buildStage == nil {
+	if !r.caching() || r.plan.buildStage == nil {
 		return
 	}
 	_ = r.timed("cache restore", func() error {

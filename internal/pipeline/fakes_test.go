@@ -222,6 +222,11 @@ type fakeBuilder struct {
 	auths    []build.Auth // credentials each push and pull was handed
 	bases    map[string]string
 	platform string
+	// bases are the base images the builder holds (ref -> image id),
+	// published what their registries hold (ref -> manifest digest): a tag
+	// that moves in its registry moves in published only, until a pull.
+	published map[string]string
+	resolved  []resolution // each ResolveBase call
 	// layer is the compressed size of each pushed image's one layer.
 	layer int64
 	// buildFail, pushFail and pullFail, when set, are asked before each call.
@@ -235,21 +240,36 @@ var _ pipeline.Builder = (*fakeBuilder)(nil)
 
 func newBuilder(reg *fakeRegistry) *fakeBuilder {
 	return &fakeBuilder{reg: reg, images: map[string]int64{}, tries: map[string]int{}, platform: "linux/amd64", layer: 4000,
-		bases: map[string]string{"golang:1": sum("golang"), "busybox:1": sum("busybox")}}
+		bases:     map[string]string{"golang:1": sum("golang"), "busybox:1": sum("busybox")},
+		published: map[string]string{"golang:1": sum("golang manifest"), "busybox:1": sum("busybox manifest")}}
+}
+
+// resolution is one ResolveBase call.
+type resolution struct {
+	ref    string
+	auth   build.Auth
+	remote bool
 }
 
 func (b *fakeBuilder) Check(context.Context) error { return nil }
 
 func (b *fakeBuilder) Platform(context.Context) (string, error) { return b.platform, nil }
 
-func (b *fakeBuilder) ResolveBase(_ context.Context, ref string, _ build.Auth) (string, error) {
+// ResolveBase answers as the engine does: without remote, the image the
+// builder holds, else its registry's digest; with remote, only the
+// registry's.
+func (b *fakeBuilder) ResolveBase(_ context.Context, ref string, auth build.Auth, remote bool) (string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	id, ok := b.bases[ref]
-	if !ok {
-		return "", fmt.Errorf("resolving base image %s: not found", ref)
+	b.resolved = append(b.resolved, resolution{ref, auth, remote})
+	if id, ok := b.bases[ref]; ok && !remote {
+		return id, nil
 	}
-	return id, nil
+	d, ok := b.published[ref]
+	if !ok {
+		return "", fmt.Errorf("resolving base image %s in its registry: not found", ref)
+	}
+	return d, nil
 }
 
 func (b *fakeBuilder) Build(ctx context.Context, s build.Spec, p build.Progress) (build.Image, error) {

@@ -588,7 +588,8 @@ func TestUnresolvedBaseTurnsSkipOff(t *testing.T) {
 	e := newEnv(t, nil)
 	mustSucceed(t, e.run(t.Context(), nil, e.input()))
 	b := newBuilder(e.reg)
-	delete(b.bases, "busybox:1")
+	delete(b.bases, "busybox:1") // neither on the runner nor in a registry
+	delete(b.published, "busybox:1")
 	o := e.run(t.Context(), b, e.input())
 	mustSucceed(t, o)
 	if o.res.Skipped || len(b.builds) == 0 {

@@ -166,9 +166,14 @@ func dockerfilePath(in Input) string {
 	return filepath.ToSlash(filepath.Clean(p))
 }
 
-// key computes the dependency key that names the build stage's cache.
+// key computes the dependency key that names the build stage's cache. With
+// no cache there is none: no cache is keyed by it, so the run reports no
+// cache-key, as with cache off.
 func (r *run) key(ctx context.Context) error {
-	if !r.in.Cache {
+	if r.in.NoCache {
+		r.Log.Infof("no-cache: building every step; no cache or skip record is read or written")
+	}
+	if !r.caching() {
 		return nil
 	}
 	platform, err := r.Builder.Platform(ctx)

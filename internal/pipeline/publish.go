@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distribution/reference"
 	"github.com/docker/go-units"
 
 	"github.com/org/ms-build-action/internal/build"
@@ -101,13 +102,6 @@ func (c *creds) expire() {
 	c.cur.ExpiresAt = c.now()
 }
 
-// current is the login as it is, for a lookup that needs no fresh token.
-func (c *creds) current() build.Auth {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cur.Auth
-}
-
 // registries answers the builder for each registry it pulls from: the run's
 // own login for the registry it pushes to, the keychain for any other.
 type registries struct {
@@ -193,15 +187,16 @@ func hostOf(ref string) string {
 // cannot be resolved turns the skip check off for this run (the build goes
 // on): an unresolved base could have moved.
 func (r *run) skipKey(ctx context.Context) error {
-	if !r.in.Cache {
+	if !r.caching() {
 		return nil
 	}
+	regs := r.registries()
 	bases := map[string]string{}
 	for _, s := range closure(r.plan.df, r.plan.target) {
 		if s.Parent >= 0 || s.Base == "scratch" || bases[s.Base] != "" {
 			continue
 		}
-		id, err := r.Builder.ResolveBase(ctx, s.Base, r.creds.current())
+		id, err := r.resolveBase(ctx, regs, s.Base)
 		if err != nil {
 			if ctx.Err() != nil {
 				return err
@@ -225,6 +220,21 @@ func (r *run) skipKey(ctx context.Context) error {
 		r.skipK = key
 		return err
 	})
+}
+
+// resolveBase says what a base image stands for, as the build will use it:
+// with pull, what its registry holds now (so a tag that moved moves the
+// skip key, and the build pulls the new image); without, what the builder
+// holds, else its registry. The builder gets the login for the base's own
+// registry, and no other.
+func (r *run) resolveBase(ctx context.Context, regs registries, ref string) (string, error) {
+	var auth build.Auth
+	if named, err := reference.ParseNormalizedNamed(ref); err == nil {
+		if auth, err = regs.Credentials(ctx, reference.Domain(named)); err != nil {
+			return "", fmt.Errorf("getting credentials for base image %s: %w", ref, err)
+		}
+	}
+	return r.Builder.ResolveBase(ctx, ref, auth, r.in.Pull)
 }
 
 // pushedImage is the runtime image as the registry has it.

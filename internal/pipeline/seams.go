@@ -18,9 +18,12 @@ type Builder interface {
 	Check(ctx context.Context) error
 	// Platform is the builder's os/arch, which keys caches.
 	Platform(ctx context.Context) (string, error)
-	// ResolveBase says what a base image reference stands for now: an image
-	// id or a manifest digest. auth is used only for its own host.
-	ResolveBase(ctx context.Context, ref string, auth build.Auth) (string, error)
+	// ResolveBase says what a base image reference stands for now, as a
+	// build would use it: an image id or a manifest digest. remote asks the
+	// registry whatever the builder holds (a build with pull); otherwise a
+	// base the builder holds is its own. auth is used only for ref's own
+	// registry.
+	ResolveBase(ctx context.Context, ref string, auth build.Auth, remote bool) (string, error)
 	// Build builds one target and keeps it in the builder's store.
 	Build(ctx context.Context, spec build.Spec, p build.Progress) (build.Image, error)
 	// Push pushes a built image to ref (host/repository:tag).

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types"
 	dockerbuild "github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
@@ -186,6 +187,8 @@ func buildOptions(o build.Spec, id string) dockerbuild.ImageBuildOptions {
 		Labels:      o.Labels,
 		NetworkMode: o.Network,
 		CacheFrom:   o.CacheFrom,
+		PullParent:  o.Pull,
+		NoCache:     o.NoCache,
 		Remove:      true,
 	}
 }
@@ -293,17 +296,22 @@ var transient = []string{" 500 ", " 502 ", " 503 ", " 504 ", "Internal Server Er
 	"connection reset", "broken pipe", "EOF", "i/o timeout", "connection refused", "TLS handshake timeout"}
 
 // ResolveBase says what a base image reference (a FROM line) stands for
-// now: the local image's id when the engine has it (BuildKit in the engine
+// now, as a build resolves it. Without remote (a build without pull), that
+// is the local image's id when the engine has it (BuildKit in the engine
 // uses a local image before the registry's), else the manifest digest the
-// registry has for it. auth is used when it is for the reference's registry.
-func (e *Engine) ResolveBase(ctx context.Context, ref string, auth build.Auth) (string, error) {
-	if ii, err := e.c.ImageInspect(ctx, ref); err == nil {
-		return ii.ID, nil
-	} else if !cerrdefs.IsNotFound(err) {
-		return "", fmt.Errorf("inspecting base image %s: %w", ref, err)
+// registry has for it; with remote (a build with pull, which always asks
+// the registry), it is the registry's digest, whatever the engine holds.
+// auth is sent only to the reference's own registry.
+func (e *Engine) ResolveBase(ctx context.Context, ref string, auth build.Auth, remote bool) (string, error) {
+	if !remote {
+		if ii, err := e.c.ImageInspect(ctx, ref); err == nil {
+			return ii.ID, nil
+		} else if !cerrdefs.IsNotFound(err) {
+			return "", fmt.Errorf("inspecting base image %s: %w", ref, err)
+		}
 	}
 	enc := ""
-	if auth.Host != "" && strings.HasPrefix(ref, auth.Host+"/") {
+	if forRegistryOf(auth, ref) {
 		var err error
 		if enc, err = encodeAuth(auth); err != nil {
 			return "", fmt.Errorf("encoding registry credentials: %w", err)
@@ -314,6 +322,35 @@ func (e *Engine) ResolveBase(ctx context.Context, ref string, auth build.Auth) (
 		return "", fmt.Errorf("resolving base image %s in its registry: %w", ref, err)
 	}
 	return di.Descriptor.Digest.String(), nil
+}
+
+// forRegistryOf reports whether auth is a login for ref's registry: one
+// with a password, for ref's host or for no host in particular (the caller
+// chose it for ref). A login for another registry is never sent.
+func forRegistryOf(auth build.Auth, ref string) bool {
+	if auth.Username == "" && auth.Password == "" {
+		return false
+	}
+	if auth.Host == "" {
+		return true
+	}
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return false
+	}
+	return canonicalHost(auth.Host) == reference.Domain(named)
+}
+
+// canonicalHost is a registry host as reference.Domain names it: Docker
+// Hub's several names are docker.io.
+func canonicalHost(h string) string {
+	h = strings.TrimPrefix(strings.TrimPrefix(h, "https://"), "http://")
+	h, _, _ = strings.Cut(h, "/")
+	switch h {
+	case "index.docker.io", "registry-1.docker.io":
+		return "docker.io"
+	}
+	return h
 }
 
 // Pull pulls one reference into the engine's store and reads the stream to

@@ -268,7 +268,7 @@ func TestIntegrationPushPullResolve(t *testing.T) {
 	}
 
 	// Not local: the registry's manifest digest.
-	base, err := eng.ResolveBase(t.Context(), ref, login.Auth)
+	base, err := eng.ResolveBase(t.Context(), ref, login.Auth, false)
 	if err != nil || base != pushed.Digest {
 		t.Errorf("ResolveBase(%s) not local = %q, %v; want the registry's digest %s", ref, base, err, pushed.Digest)
 	}
@@ -281,13 +281,17 @@ func TestIntegrationPushPullResolve(t *testing.T) {
 		t.Errorf("after Pull(), %s is %q, %v; want the built image %s", ref, ii.ID, err, img.ID)
 	}
 	// Local: the image id, whatever the registry holds.
-	if base, err := eng.ResolveBase(t.Context(), ref, login.Auth); err != nil || base != img.ID {
+	if base, err := eng.ResolveBase(t.Context(), ref, login.Auth, false); err != nil || base != img.ID {
 		t.Errorf("ResolveBase(%s) local = %q, %v; want the image id %s", ref, base, err, img.ID)
+	}
+	// Local, but asked of the registry (pull): the registry's digest.
+	if base, err := eng.ResolveBase(t.Context(), ref, login.Auth, true); err != nil || base != pushed.Digest {
+		t.Errorf("ResolveBase(%s, remote) = %q, %v; want the registry's digest %s", ref, base, err, pushed.Digest)
 	}
 
 	busybox, err := c.ImageInspect(t.Context(), testenv.BusyboxImage)
 	must(t, err)
-	if base, err := eng.ResolveBase(t.Context(), testenv.BusyboxImage, build.Auth{}); err != nil || base != busybox.ID {
+	if base, err := eng.ResolveBase(t.Context(), testenv.BusyboxImage, build.Auth{}, false); err != nil || base != busybox.ID {
 		t.Errorf("ResolveBase(%s) = %q, %v; want the local id %s", testenv.BusyboxImage, base, err, busybox.ID)
 	}
 
