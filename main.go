@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -287,10 +289,25 @@ func (e *embedded) close() {
 
 // maskSecrets registers every secret value the inputs hold, before anything
 // can print one: build secrets, and build arguments taken from the
-// environment (where CI systems keep secrets).
+// environment (where CI systems keep secrets). A secret file is masked, whole
+// and line by line, when it is text of at most 64 KiB (a token, a .npmrc, a
+// key); a bigger or binary file is not read here: nothing of ours prints it,
+// and a step that prints it prints what no mask of ours would match.
 func maskSecrets(in *action.Inputs, rep action.Reporter) {
+	const maxMasked = 64 << 10
 	for _, s := range in.Secrets {
-		mask(rep, string(s.Value))
+		v := s.Value
+		if s.File != "" {
+			v = nil
+			if f, err := os.Open(s.File); err == nil {
+				b, err := io.ReadAll(io.LimitReader(f, maxMasked+1))
+				f.Close()
+				if err == nil && len(b) <= maxMasked && utf8.Valid(b) && !bytes.ContainsRune(b, 0) {
+					v = b
+				}
+			}
+		}
+		mask(rep, string(v))
 	}
 	for _, a := range in.BuildArgs {
 		if a.FromEnv {

@@ -88,7 +88,7 @@ type Secret struct {
 // SSH is one SSH agent socket or key set for RUN --mount=type=ssh.
 type SSH struct {
 	ID    string   // "default" unless named
-	Paths []string // agent sockets or private keys; none: the agent at SSH_AUTH_SOCK
+	Paths []string // an agent's socket (SSH_AUTH_SOCK's when the line names none) or private keys
 }
 
 // BuildArg is one build argument, in the order given.
@@ -292,12 +292,21 @@ func (p *parser) secrets() error {
 		p.in.Secrets = append(p.in.Secrets, s)
 		return nil
 	}
-	for _, line := range lines(p.raw["secrets"]) {
-		id, value, ok := strings.Cut(line, "=")
-		if !ok {
-			return inputErr("secrets", "a line without =: write one id=value a line")
+	// A secrets line is named by its number, never quoted: a value that
+	// spans lines (a key, a certificate) would put part of itself in the
+	// message.
+	n := 0
+	for line := range strings.Lines(p.raw["secrets"]) {
+		n++
+		if line = strings.TrimRight(strings.TrimLeft(line, " \t"), "\r\n"); strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
 		}
-		if err := add("secrets", strings.TrimSpace(id), Secret{ID: strings.TrimSpace(id), Value: []byte(value)}); err != nil {
+		id, value, ok := strings.Cut(line, "=")
+		id = strings.TrimSpace(id)
+		if !ok || !secretIDRE.MatchString(id) {
+			return inputErr("secrets", "line %d is not id=value with an id of letters, digits and . _ - (a value spanning lines goes in secret-files or secret-envs): write one id=value a line", n)
+		}
+		if err := add("secrets", id, Secret{ID: id, Value: []byte(value)}); err != nil {
 			return err
 		}
 	}
@@ -345,8 +354,17 @@ func (p *parser) ssh() error {
 		}
 		seen[id] = true
 		s := SSH{ID: id, Paths: splitList(paths)}
-		if len(s.Paths) == 0 && p.getenv("SSH_AUTH_SOCK") == "" {
-			return inputErr("ssh", "%s names no path and SSH_AUTH_SOCK is not set: start an agent (ssh-agent, webfactory/ssh-agent) or give id=path to a key", id)
+		if len(s.Paths) == 0 {
+			sock := p.getenv("SSH_AUTH_SOCK")
+			if sock == "" {
+				return inputErr("ssh", "%s names no path and SSH_AUTH_SOCK is not set: start an agent (ssh-agent, webfactory/ssh-agent) or give id=path to a key", id)
+			}
+			s.Paths = []string{sock}
+		}
+		for _, path := range s.Paths {
+			if _, err := os.Stat(path); err != nil {
+				return inputErr("ssh", "%s (for %s) is not there: give the path of an SSH agent's socket or of a private key", path, id)
+			}
 		}
 		p.in.SSH = append(p.in.SSH, s)
 	}
