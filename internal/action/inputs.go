@@ -318,7 +318,7 @@ func (p *parser) cacheWrite() error {
 	case "", "auto":
 		in.CacheWrite = trusted
 		if !trusted && in.Cache && !in.NoCache {
-			in.Notices = append(in.Notices, fmt.Sprintf("cache-write: this %s reads the trusted build caches and skip records and writes none (cache-write: auto). Only the default branch, protected branches and tags write them, so that no pull request can put layers in their images.", p.ci.Kind()))
+			in.Notices = append(in.Notices, fmt.Sprintf("cache-write: this %s reads the trusted build caches and skip records and writes none (cache-write: auto). Only the default branch, protected branches and tags write them, so that code nobody reviewed cannot put layers in their images.", p.ci.Kind()))
 		}
 	case "always":
 		in.CacheWrite = true
