@@ -208,6 +208,11 @@ func detectGitHub(h Host) CI {
 			c.DefaultBranch = ev.Repository.DefaultBranch
 		}
 	}
+	// A scheduled run's payload names no repository, but GitHub runs
+	// schedules on the default branch only.
+	if c.DefaultBranch == "" && c.Event == "schedule" {
+		c.DefaultBranch = c.Branch
+	}
 	// A pull request's run is named for its number, never for a branch: its
 	// head branch (GITHUB_HEAD_REF) is chosen by its author, in a fork too,
 	// and may be named as any branch of the repository, main included; and

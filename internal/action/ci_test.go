@@ -72,12 +72,30 @@ func TestDetectCITrust(t *testing.T) {
 		latest  bool // may attach latest
 		tags    []string
 		kind    string
+		// defaultBranch is the one detected: "" is main, "-" none.
+		defaultBranch string
 	}{
 		{
 			name: "github push to the default branch",
 			host: gitHubHost(nil, ""),
 			want: facts{Branch: "main", Event: "push"}, trusted: true, latest: true,
 			tags: []string{"4f2b9b6", "latest"}, kind: "default branch main",
+		},
+		{
+			// The schedule event's payload names no default branch; GitHub
+			// runs schedules on it.
+			name: "github schedule",
+			host: gitHubHost(map[string]string{"GITHUB_EVENT_NAME": "schedule"}, `{"schedule":"0 3 * * *"}`),
+			want: facts{Branch: "main", Event: "schedule"}, trusted: true, latest: true,
+			tags: []string{"4f2b9b6", "latest"}, kind: "default branch main",
+		},
+		{
+			// Without the event's payload the default branch is unknown:
+			// an unprotected branch, not trusted.
+			name: "github push without an event payload",
+			host: gitHubHost(map[string]string{"GITHUB_EVENT_PATH": ""}, ""),
+			want: facts{Branch: "main", Event: "push"}, defaultBranch: "-",
+			tags: []string{"4f2b9b6"}, kind: "unprotected branch main",
 		},
 		{
 			name: "github push to a protected branch",
@@ -199,8 +217,9 @@ func TestDetectCITrust(t *testing.T) {
 			if diff := cmp.Diff(c.want, got); diff != "" {
 				t.Errorf("DetectCI() facts (-want +got):\n%s", diff)
 			}
-			if ci.Provider != Local && ci.DefaultBranch != "main" {
-				t.Errorf("DefaultBranch = %q, want main", ci.DefaultBranch)
+			wantDefault := map[string]string{"": "main", "-": ""}[c.defaultBranch]
+			if ci.Provider != Local && ci.DefaultBranch != wantDefault {
+				t.Errorf("DefaultBranch = %q, want %q", ci.DefaultBranch, wantDefault)
 			}
 			if got := ci.Trusted(); got != c.trusted {
 				t.Errorf("Trusted() = %v, want %v", got, c.trusted)
