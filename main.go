@@ -357,7 +357,9 @@ func runInput(in *action.Inputs, ci action.CI) pipeline.Input {
 		CacheKeyFiles:    in.CacheKeyFiles,
 		CacheSalt:        in.CacheSalt,
 		CacheRetention:   in.CacheRetention,
-		Commit:           pipeline.Commit{SHA: ci.SHA, Branch: ci.Branch, DefaultBranch: ci.DefaultBranch, SourceURL: ci.SourceURL},
+		CacheWrite:       in.CacheWrite,
+		Commit:           pipeline.Commit{SHA: ci.SHA, Branch: ci.Branch, DefaultBranch: ci.DefaultBranch, BaseBranch: ci.BaseBranch, SourceURL: ci.SourceURL},
+		Notices:          in.Notices,
 	}
 }
 

@@ -41,6 +41,7 @@ var Specs = []Spec{
 	{"cache-key-files", "", "globs of the dependency files that make the cache key, one a line or comma separated (default: detected by ecosystem)"},
 	{"cache-salt", "", "any text, mixed into the cache and skip keys: change it to force a fresh build stage and a rebuild"},
 	{"cache-retention-days", "14", "days the lifecycle policy of a repository ms-build creates keeps build caches and skip records"},
+	{"cache-write", "auto", "who writes the build caches and skip records later runs read: auto (the default branch, protected branches and tags; never a pull or merge request), always or never"},
 	{"create-repository", "true", "create the repository (scan on push on) when it is missing"},
 	{"max-image-size", "", "fail when the pushed image is larger, compressed as ECR counts it (e.g. 250MB, 1.5GiB)"},
 	{"network", "", "network mode for RUN steps: default, host or none (default: the daemon's)"},
@@ -54,21 +55,25 @@ var Specs = []Spec{
 
 // Inputs holds every input, parsed and validated.
 type Inputs struct {
-	Repository       string
-	Region           string
-	RegistryID       string
-	Context          string
-	File             string
-	BuildStage       string
-	Target           string
-	BuildArgs        []BuildArg
-	Tags             []string
-	Push             bool
-	DryRun           bool
-	Cache            bool
-	CacheKeyFiles    []string
-	CacheSalt        string
-	CacheRetention   int // days
+	Repository     string
+	Region         string
+	RegistryID     string
+	Context        string
+	File           string
+	BuildStage     string
+	Target         string
+	BuildArgs      []BuildArg
+	Tags           []string
+	Push           bool
+	DryRun         bool
+	Cache          bool
+	CacheKeyFiles  []string
+	CacheSalt      string
+	CacheRetention int // days
+	// CacheWrite is whether the run writes the build caches, branch
+	// pointers and skip records later runs read: cache-write applied to
+	// what the CI says of the run (CI.Trusted).
+	CacheWrite       bool
 	CreateRepository bool
 	MaxImageSize     int64 // bytes; 0 means no limit
 	Network          string
@@ -76,6 +81,10 @@ type Inputs struct {
 	SSH              []SSH
 	Pull             bool
 	NoCache          bool
+
+	// Notices are what the inputs' reading decided that the user should
+	// hear: the run's trust, a tag that was dropped.
+	Notices []string
 }
 
 // Secret is one build secret: its value, or the file that holds it.
@@ -235,6 +244,29 @@ func (p *parser) build() error {
 	if in.Tags, err = parseTags(get("tags"), p.ci); err != nil {
 		return err
 	}
+	return p.latest()
+}
+
+// latest keeps latest off the runs that may not move it: a pull or merge
+// request, an unprotected branch other than the default. Given in tags, it is
+// dropped with a notice rather than refused, so that one workflow can serve
+// pushes and pull requests; when it was the only tag, the commit's short sha
+// takes its place.
+func (p *parser) latest() error {
+	in := p.in
+	if p.ci.MayTagLatest() || !slices.Contains(in.Tags, "latest") {
+		return nil
+	}
+	in.Tags = slices.DeleteFunc(in.Tags, func(t string) bool { return t == "latest" })
+	msg := fmt.Sprintf("tags: latest is not attached by a %s: only the default branch, protected branches and tags move it", p.ci.Kind())
+	if len(in.Tags) == 0 {
+		if len(p.ci.SHA) < 7 {
+			return inputErr("tags", "latest is not attached by a %s, and no other tag was given or can be derived: give another tag, e.g. pr-<number>", p.ci.Kind())
+		}
+		in.Tags = []string{p.ci.SHA[:7]}
+		msg += "; tagged " + in.Tags[0] + " instead"
+	}
+	in.Notices = append(in.Notices, msg)
 	return nil
 }
 
@@ -246,6 +278,9 @@ func (p *parser) cache() error {
 		if strings.HasPrefix(g, "/") || slices.Contains(strings.Split(g, "/"), "..") {
 			return inputErr("cache-key-files", "%q leaves the build context: use globs relative to the context, e.g. **/*.csproj", g)
 		}
+	}
+	if err := p.cacheWrite(); err != nil {
+		return err
 	}
 	in.CacheSalt = get("cache-salt")
 	in.CacheRetention = 14
@@ -270,6 +305,30 @@ func (p *parser) cache() error {
 	case "", "default", "host", "none":
 	default:
 		return inputErr("network", "%q is not a network mode BuildKit supports: use default, host or none", get("network"))
+	}
+	return nil
+}
+
+// cacheWrite decides whether the run writes what later runs read. auto
+// follows the CI (CI.Trusted); always and never override it.
+func (p *parser) cacheWrite() error {
+	in, mode := p.in, strings.ToLower(p.get("cache-write"))
+	trusted := p.ci.Trusted()
+	switch mode {
+	case "", "auto":
+		in.CacheWrite = trusted
+		if !trusted && in.Cache && !in.NoCache {
+			in.Notices = append(in.Notices, fmt.Sprintf("cache-write: this %s reads the trusted build caches and skip records and writes none (cache-write: auto). Only the default branch, protected branches and tags write them, so that code nobody reviewed cannot put layers in their images.", p.ci.Kind()))
+		}
+	case "always":
+		in.CacheWrite = true
+		if !trusted {
+			in.Notices = append(in.Notices, fmt.Sprintf("cache-write: always: this %s writes build caches and skip records that trusted runs read; give it only to runs whose code you trust.", p.ci.Kind()))
+		}
+	case "never":
+		in.CacheWrite = false
+	default:
+		return inputErr("cache-write", "%q is not a cache-write mode: use auto (trusted runs write: the default branch, protected branches and tags), always or never", p.get("cache-write"))
 	}
 	return nil
 }

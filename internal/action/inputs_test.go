@@ -26,6 +26,7 @@ func TestParseDefaults(t *testing.T) {
 		Push:             true,
 		Cache:            true,
 		CacheRetention:   14,
+		CacheWrite:       true,
 		CreateRepository: true,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -15,10 +15,11 @@ import (
 func (r *run) caching() bool { return r.in.Cache && !r.in.NoCache }
 
 // branches are the branches whose caches a build may start from: its own,
-// then the default branch, as restore-keys do.
+// then a pull request's base branch, then the default branch, as
+// restore-keys do.
 func (r *run) branches() []string {
 	var out []string
-	for _, b := range []string{r.in.Commit.Branch, r.in.Commit.DefaultBranch} {
+	for _, b := range []string{r.in.Commit.Branch, r.in.Commit.BaseBranch, r.in.Commit.DefaultBranch} {
 		if b != "" && !slices.Contains(out, b) {
 			out = append(out, b)
 		}
@@ -90,8 +91,12 @@ func (r *run) pullCache(ctx context.Context, tag string) (string, bool) {
 
 // storeCache pushes the build stage as the dependency key's cache after a
 // miss, and points the branch's cache tag at it. It never fails the run: a
-// cache that is not stored is a warning.
+// cache that is not stored is a warning. A run that may not write caches
+// (an untrusted one) stores none: a later trusted run would build on it.
 func (r *run) storeCache(ctx context.Context, imageID string) {
+	if !r.in.CacheWrite {
+		return
+	}
 	t := r.Now()
 	tag := cache.CacheTag(r.plan.depKey)
 	if _, err := r.push(ctx, imageID, tag); err != nil {
@@ -105,9 +110,9 @@ func (r *run) storeCache(ctx context.Context, imageID string) {
 }
 
 // pointBranchCache points the branch's build cache tag at the dependency
-// key's cache.
+// key's cache, when the run may write caches.
 func (r *run) pointBranchCache(ctx context.Context) {
-	if r.in.Commit.Branch == "" || r.repo.immutable {
+	if !r.in.CacheWrite || r.in.Commit.Branch == "" || r.repo.immutable {
 		return
 	}
 	keyTag := cache.CacheTag(r.plan.depKey)

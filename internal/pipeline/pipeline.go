@@ -47,8 +47,17 @@ type Input struct {
 	CacheKeyFiles  []string
 	CacheSalt      string
 	CacheRetention int // days
+	// CacheWrite lets the run write what later runs read: the build caches
+	// (buildcache-<key>), the branch pointers, the skip records and the
+	// runtime cache records. Without it the run still reads them all, and
+	// pushes only its image and its requested tags: an untrusted run (a pull
+	// request) can start from the trusted caches but put nothing in them.
+	CacheWrite bool
 
 	Commit Commit
+
+	// Notices are the front end's, said as the run starts.
+	Notices []string
 }
 
 // Commit is what is known of the commit built.
@@ -56,7 +65,10 @@ type Commit struct {
 	SHA           string // "" when unknown
 	Branch        string // "" when not a branch (a tag, a detached head)
 	DefaultBranch string
-	SourceURL     string // the repository's web address
+	// BaseBranch is the branch a pull request merges into: its caches are
+	// read after the branch's own, before the default branch's.
+	BaseBranch string
+	SourceURL  string // the repository's web address
 }
 
 // Result is what a run made. A failed run's Result still lists the tags it
@@ -125,6 +137,9 @@ func (e *InputError) Error() string { return "input " + e.Input + ": " + e.Msg }
 // later runs, and report what was made.
 func (p *Pipeline) Run(ctx context.Context, in Input) (Result, error) {
 	r := &run{Pipeline: p, in: in, start: p.Now()}
+	for _, n := range in.Notices {
+		p.Log.Note(Note{Level: Notice, Message: n})
+	}
 	err := r.run(ctx)
 	r.bg.stop(err != nil) // waits for the background work, cancelled when the run failed
 	if r.plan.bctx != nil {

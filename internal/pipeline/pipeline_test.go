@@ -78,6 +78,7 @@ func (e *env) input(mod ...func(*pipeline.Input)) pipeline.Input {
 		CreateRepository: true,
 		Cache:            true,
 		CacheRetention:   14,
+		CacheWrite:       true,
 		Commit:           pipeline.Commit{SHA: "4f2b9b6e0d4c3a2a1f8c7e6d5b4a39281706f5e4", Branch: "main", DefaultBranch: "main", SourceURL: "https://github.com/acme/app"},
 	}
 	for _, m := range mod {

@@ -382,8 +382,10 @@ func (r *run) attach(ctx context.Context) error {
 
 // record marks the pushed image with its skip key, and makes it the branch's
 // runtime cache, through a record manifest (never tags on the image itself).
+// A run that may not write caches records nothing: a later trusted run would
+// skip onto its image.
 func (r *run) record(ctx context.Context) {
-	if r.skipK == "" {
+	if r.skipK == "" || !r.in.CacheWrite {
 		return
 	}
 	body, err := cache.NewRecord(r.pushed.manifest.Body, r.pushed.manifest.MediaType, r.skipK)
@@ -404,10 +406,10 @@ func (r *run) record(ctx context.Context) {
 }
 
 // runtimeCacheTag is the tag of the branch's runtime cache, "" when the
-// build is for no branch (a tag, a detached head) or the repository's tags
-// cannot move.
+// build is for no branch (a tag, a detached head, a pull request), the run
+// may not write caches, or the repository's tags cannot move.
 func (r *run) runtimeCacheTag() string {
-	if r.in.Commit.Branch == "" || r.repo.immutable {
+	if !r.in.CacheWrite || r.in.Commit.Branch == "" || r.repo.immutable {
 		return ""
 	}
 	return cache.RuntimeCacheTag(r.in.Commit.Branch)
