@@ -172,8 +172,14 @@ func TestBadInput(t *testing.T) {
 func githubEnv(t *testing.T, dir string, e *testenv.ECR, inputs map[string]string) (env []string, outputFile string) {
 	t.Helper()
 	meta := t.TempDir()
+	// The default branch is known from the event, as on GitHub: a run on it
+	// is trusted to write caches.
+	event := filepath.Join(meta, "event.json")
+	if err := os.WriteFile(event, []byte(`{"repository":{"default_branch":"main"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	env = []string{
-		"GITHUB_ACTIONS=true", "GITHUB_OUTPUT=" + filepath.Join(meta, "output"), "GITHUB_STEP_SUMMARY=" + filepath.Join(meta, "summary"),
+		"GITHUB_ACTIONS=true", "GITHUB_OUTPUT=" + filepath.Join(meta, "output"), "GITHUB_STEP_SUMMARY=" + filepath.Join(meta, "summary"), "GITHUB_EVENT_PATH=" + event,
 		"GITHUB_SHA=" + sha, "GITHUB_REF=refs/heads/main", "GITHUB_REF_TYPE=branch", "GITHUB_WORKSPACE=" + dir,
 		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "DOCKER_HOST=" + os.Getenv("DOCKER_HOST"),
 	}
