@@ -41,12 +41,12 @@ type fakeRegistry struct {
 	exclusions []string
 	manifests  map[string]registry.Manifest // by digest
 	pushedAt   map[string]time.Time         // tag -> when it was set
-	tags      map[string]string            // tag -> digest
-	sizes     map[string]int64             // digest -> compressed size
-	logins    int
-	issued    []string // every password handed out
-	expiry    *registry.Expiry
-	calls     []string
+	tags       map[string]string            // tag -> digest
+	sizes      map[string]int64             // digest -> compressed size
+	logins     int
+	issued     []string // every password handed out
+	expiry     *registry.Expiry
+	calls      []string
 	// fail, when set, is asked before each call; an error it returns is the
 	// call's answer.
 	fail func(op, ref string) error
@@ -504,4 +504,11 @@ func (f *fakeRegistry) passwords() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.issued)
+}
+
+// callLog is every call so far, as "Op ref".
+func (f *fakeRegistry) callLog() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
 }
