@@ -220,7 +220,8 @@ func (r *Registry) Manifest(ctx context.Context, ref string) (registry.Manifest,
 // Lookup returns the manifests that tags point at, with one BatchGetImage:
 // it needs no registry token and moves no blob. A tag that points at nothing
 // (or at a manifest of a type the action does not read) is absent. A
-// missing repository is registry.ErrNotFound: nothing is in it.
+// missing repository is registry.ErrNotFound (nothing is in it) and
+// registry.ErrRepositoryMissing.
 func (r *Registry) Lookup(ctx context.Context, tags []string) (map[string]registry.Manifest, error) {
 	repo := r.repo
 	ids := make([]types.ImageIdentifier, len(tags))
@@ -236,7 +237,7 @@ func (r *Registry) Lookup(ctx context.Context, tags []string) (map[string]regist
 	var nf *types.RepositoryNotFoundException
 	switch {
 	case errors.As(err, &nf):
-		return nil, fmt.Errorf("looking up %s in %s: %w", strings.Join(tags, ", "), repo, registry.ErrNotFound)
+		return nil, fmt.Errorf("looking up %s: repository %s does not exist%s: %w (%w)", strings.Join(tags, ", "), repo, r.inAccount(), registry.ErrNotFound, registry.ErrRepositoryMissing)
 	case err != nil:
 		return nil, fmt.Errorf("looking up %s in %s: %w", strings.Join(tags, ", "), repo, err)
 	}

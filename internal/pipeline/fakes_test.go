@@ -197,7 +197,7 @@ func (f *fakeRegistry) Lookup(_ context.Context, tags []string) (map[string]regi
 		return nil, err
 	}
 	if !f.exists {
-		return nil, fmt.Errorf("looking up: repository team/app: %w", registry.ErrNotFound)
+		return nil, fmt.Errorf("looking up: repository team/app: %w (%w)", registry.ErrNotFound, registry.ErrRepositoryMissing)
 	}
 	out := map[string]registry.Manifest{}
 	for _, t := range tags {

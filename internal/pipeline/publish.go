@@ -28,6 +28,8 @@ type repo struct {
 	ready chan struct{} // closed when prepare is done; nil before connect
 	err   error         // prepare's error, once ready is closed
 	took  time.Duration // how long prepare took, beside the build
+	// missing: the skip's lookup found no repository.
+	missing bool
 }
 
 // connect logs in to the registry (the restore and the build may pull from
@@ -39,9 +41,18 @@ func (r *run) connect(ctx context.Context) (context.Context, error) {
 	if err := r.login(ctx); err != nil {
 		return ctx, err
 	}
+	r.repo.ready = make(chan struct{})
+	if r.repo.missing && !r.in.CreateRepository {
+		// Known to fail: say so before building.
+		r.repo.err = r.prepare(ctx)
+		close(r.repo.ready)
+		if r.repo.err != nil {
+			return ctx, r.repo.err
+		}
+		return ctx, nil
+	}
 	bctx, cancel := context.WithCancelCause(ctx)
 	r.cancelBuild = cancel
-	r.repo.ready = make(chan struct{})
 	r.bg.start(ctx, func(ctx context.Context) {
 		defer close(r.repo.ready)
 		t := r.Now()
@@ -394,6 +405,7 @@ func (r *run) skip(ctx context.Context) (bool, error) {
 		refs = append(refs, runtimeTag)
 	}
 	found, err := r.Publisher.Lookup(ctx, refs)
+	r.repo.missing = errors.Is(err, registry.ErrRepositoryMissing)
 	if err != nil {
 		if !errors.Is(err, registry.ErrNotFound) && ctx.Err() == nil {
 			r.warn("looking for an identical image: %v: building", err)

@@ -54,7 +54,7 @@ type Publisher interface {
 	Manifest(ctx context.Context, ref string) (registry.Manifest, error)
 	// Lookup returns the manifests that tags point at, in one request and
 	// without a login; a tag that points at nothing is absent from the map.
-	// A missing repository is ErrNotFound.
+	// A missing repository is ErrNotFound and ErrRepositoryMissing.
 	Lookup(ctx context.Context, tags []string) (map[string]registry.Manifest, error)
 	// Tagged lists the repository's tags with when their images were pushed,
 	// in one request: it may stop short of the whole list.
