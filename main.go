@@ -281,6 +281,15 @@ func (e *embedded) Login(ctx context.Context) (registry.Login, error) {
 	return e.Publisher.Login(ctx)
 }
 
+// Lookup finds nothing before the run connects: the registry starts empty,
+// and a skip's lookup comes before the login.
+func (e *embedded) Lookup(ctx context.Context, tags []string) (map[string]registry.Manifest, error) {
+	if e.local == nil {
+		return map[string]registry.Manifest{}, nil
+	}
+	return e.Publisher.Lookup(ctx, tags)
+}
+
 func (e *embedded) close() {
 	if e.local != nil {
 		e.local.Close()

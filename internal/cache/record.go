@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,12 @@ const (
 
 	// SkipKeyAnnotation holds the record's skip key.
 	SkipKeyAnnotation = "dev.ms-build.skip-key"
+	// ImageAnnotation holds the image's manifest, base64: a skip re-tags the
+	// image from the record alone, with no second request.
+	ImageAnnotation = "dev.ms-build.image-manifest"
+	// RegistryAnnotation holds the registry's host as the run that wrote the
+	// record logged in to it: a skip names the image without a login.
+	RegistryAnnotation = "dev.ms-build.registry"
 )
 
 // Docker's media types and their OCI equals (the bytes are the same).
@@ -51,6 +58,13 @@ func oci(mediaType string) string {
 // or OCI, as pushed) and its skip key. The same image and key always make
 // the same record.
 func NewRecord(image []byte, mediaType, skipKey string) ([]byte, error) {
+	return NewRecordAt(image, mediaType, skipKey, "")
+}
+
+// NewRecordAt is NewRecord for an image in the registry at host, which the
+// record carries with the image's manifest, so that a skip needs nothing
+// but the record.
+func NewRecordAt(image []byte, mediaType, skipKey, host string) ([]byte, error) {
 	if mediaType != MediaTypeDockerManifest && mediaType != MediaTypeOCIManifest {
 		return nil, fmt.Errorf("recording the skip key: images of media type %s are not supported", mediaType)
 	}
@@ -64,7 +78,10 @@ func NewRecord(image []byte, mediaType, skipKey string) ([]byte, error) {
 		Config:      m.Config,
 		Layers:      make([]v1.Descriptor, len(m.Layers)),
 		Subject:     &v1.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(image), Size: int64(len(image))},
-		Annotations: map[string]string{SkipKeyAnnotation: skipKey},
+		Annotations: map[string]string{SkipKeyAnnotation: skipKey, ImageAnnotation: base64.StdEncoding.EncodeToString(image)},
+	}
+	if host != "" {
+		rec.Annotations[RegistryAnnotation] = host
 	}
 	rec.Config.MediaType = oci(m.Config.MediaType)
 	for i, l := range m.Layers {
@@ -87,6 +104,36 @@ func ReadRecord(record []byte) (imageDigest, skipKey string, err error) {
 		return "", "", ErrNotRecord
 	}
 	return m.Subject.Digest.String(), m.Annotations[SkipKeyAnnotation], nil
+}
+
+// Recorded is the image a record marks, as the record carries it.
+type Recorded struct {
+	Digest    string
+	SkipKey   string
+	Manifest  []byte // "" when the record predates ImageAnnotation
+	MediaType string
+	Size      int64  // compressed: the sum of its layers, as ECR counts it
+	Registry  string // the registry's host; "" when the record names none
+}
+
+// ReadRecorded reads a record whole. Manifest is empty unless its bytes are
+// the subject's.
+func ReadRecorded(record []byte) (Recorded, error) {
+	var m v1.Manifest
+	if err := json.Unmarshal(record, &m); err != nil {
+		return Recorded{}, fmt.Errorf("reading a record: %w", err)
+	}
+	if m.Subject == nil || m.Annotations[SkipKeyAnnotation] == "" {
+		return Recorded{}, ErrNotRecord
+	}
+	r := Recorded{Digest: m.Subject.Digest.String(), SkipKey: m.Annotations[SkipKeyAnnotation], MediaType: m.Subject.MediaType, Registry: m.Annotations[RegistryAnnotation]}
+	for _, l := range m.Layers {
+		r.Size += l.Size
+	}
+	if b, err := base64.StdEncoding.DecodeString(m.Annotations[ImageAnnotation]); err == nil && len(b) > 0 && digest.FromBytes(b) == m.Subject.Digest {
+		r.Manifest = b
+	}
+	return r, nil
 }
 
 // ConfigDigest returns the config digest of an image manifest: the image id

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -48,24 +49,52 @@ func TestRecord(t *testing.T) {
 		Config:      v1.Descriptor{MediaType: "application/vnd.oci.image.config.v1+json", Size: 1234, Digest: "sha256:1111111111111111111111111111111111111111111111111111111111111111"},
 		Layers:      []v1.Descriptor{{MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Size: 100, Digest: "sha256:2222222222222222222222222222222222222222222222222222222222222222"}},
 		Subject:     &v1.Descriptor{MediaType: MediaTypeDockerManifest, Digest: digest.Digest(subject), Size: int64(len(dockerImage))},
-		Annotations: map[string]string{SkipKeyAnnotation: "abc123"},
+		Annotations: map[string]string{SkipKeyAnnotation: "abc123", ImageAnnotation: base64.StdEncoding.EncodeToString([]byte(dockerImage))},
 	}
 	if diff := cmp.Diff(want, m); diff != "" {
 		t.Errorf("record (-want +got):\n%s", diff)
 	}
 	// A record is found by its digest: the same image and key must make the
 	// same bytes from one release to the next, or every skip record and
-	// runtime cache already pushed stops matching.
-	const wantBytes = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
+	// runtime cache already pushed stops matching. (The image's manifest
+	// joined the record on purpose, so that a skip needs one request: a
+	// record of the earlier format is still read, and the next build of its
+	// inputs writes the new one.)
+	wantBytes := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
 		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","size":1234},` +
 		`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222","size":100}],` +
 		`"subject":{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:b06ba9be0164edbab4a819f55d5d05472269f99411ad1e41969aad974e61e9d1","size":424},` +
-		`"annotations":{"dev.ms-build.skip-key":"abc123"}}`
+		`"annotations":{"dev.ms-build.image-manifest":"` + base64.StdEncoding.EncodeToString([]byte(dockerImage)) + `","dev.ms-build.skip-key":"abc123"}}`
 	if got := string(rec); got != wantBytes {
 		t.Errorf("record bytes changed:\n got %s\nwant %s", got, wantBytes)
 	}
 	if got, err := ConfigDigest([]byte(dockerImage)); err != nil || got != want.Config.Digest.String() {
 		t.Errorf("ConfigDigest() = %q, %v", got, err)
+	}
+}
+
+func TestRecorded(t *testing.T) {
+	t.Parallel()
+	rec, err := NewRecordAt([]byte(dockerImage), MediaTypeDockerManifest, "abc123", "123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadRecorded(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Recorded{Digest: digest.FromString(dockerImage).String(), SkipKey: "abc123", Manifest: []byte(dockerImage), MediaType: MediaTypeDockerManifest, Size: 100, Registry: "123456789012.dkr.ecr.eu-west-1.amazonaws.com"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ReadRecorded() (-want +got):\n%s", diff)
+	}
+	// A record of the earlier format carries no manifest and no registry.
+	old := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","size":1234},` +
+		`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222","size":100}],` +
+		`"subject":{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"` + want.Digest + `","size":424},"annotations":{"dev.ms-build.skip-key":"abc123"}}`
+	got, err = ReadRecorded([]byte(old))
+	want.Manifest, want.Registry = nil, ""
+	if err != nil || !cmp.Equal(want, got) {
+		t.Errorf("ReadRecorded(an earlier record) = %+v, %v; want %+v", got, err, want)
 	}
 }
 

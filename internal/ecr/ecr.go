@@ -15,6 +15,7 @@ import (
 	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/cache"
 	"github.com/org/ms-build-action/internal/registry"
 )
 
@@ -96,17 +97,19 @@ func (r *Registry) Repository(ctx context.Context, create bool) (registry.Reposi
 	var nf *types.RepositoryNotFoundException
 	switch {
 	case err == nil && len(out.Repositories) > 0:
-		return registry.Repository{Immutable: isImmutable(out.Repositories[0].ImageTagMutability)}, nil
+		rp := out.Repositories[0]
+		return repository(rp.ImageTagMutability, rp.ImageTagMutabilityExclusionFilters, false), nil
 	case err != nil && !errors.As(err, &nf):
 		return registry.Repository{}, fmt.Errorf("looking up repository %s: %w", name, err)
 	case !create:
 		return registry.Repository{}, fmt.Errorf("repository %s does not exist%s and create-repository is false: create it or set create-repository: true: %w", name, r.inAccount(), registry.ErrRepositoryMissing)
 	}
 	cout, err := r.api.CreateRepository(ctx, &ecr.CreateRepositoryInput{
-		RegistryId:                 r.id,
-		RepositoryName:             aws.String(name),
-		ImageScanningConfiguration: &types.ImageScanningConfiguration{ScanOnPush: true},
-		ImageTagMutability:         types.ImageTagMutabilityMutable,
+		RegistryId:                         r.id,
+		RepositoryName:                     aws.String(name),
+		ImageScanningConfiguration:         &types.ImageScanningConfiguration{ScanOnPush: true},
+		ImageTagMutability:                 types.ImageTagMutabilityImmutableWithExclusion,
+		ImageTagMutabilityExclusionFilters: exclusionFilters(),
 	})
 	var exists *types.RepositoryAlreadyExistsException
 	switch {
@@ -115,11 +118,36 @@ func (r *Registry) Repository(ctx context.Context, create bool) (registry.Reposi
 	case err != nil:
 		return registry.Repository{}, fmt.Errorf("creating repository %s: %w", name, err)
 	}
-	return registry.Repository{Created: true, Immutable: isImmutable(cout.Repository.ImageTagMutability)}, nil
+	return repository(cout.Repository.ImageTagMutability, cout.Repository.ImageTagMutabilityExclusionFilters, true), nil
 }
 
-func isImmutable(m types.ImageTagMutability) bool {
-	return strings.HasPrefix(string(m), string(types.ImageTagMutabilityImmutable))
+// MutableTags are the tags that stay movable in a repository the action
+// creates (IMMUTABLE_WITH_EXCLUSION): latest, the build caches and the
+// action's own records and staging tags. Every other tag, once set, names
+// one image for good.
+var MutableTags = []string{"latest", cache.CacheTagPrefix + "*", cache.SkipTagPrefix + "*", cache.StagingTagPrefix + "*"}
+
+func exclusionFilters() []types.ImageTagMutabilityExclusionFilter {
+	fs := make([]types.ImageTagMutabilityExclusionFilter, len(MutableTags))
+	for i, t := range MutableTags {
+		fs[i] = types.ImageTagMutabilityExclusionFilter{Filter: aws.String(t), FilterType: types.ImageTagMutabilityExclusionFilterTypeWildcard}
+	}
+	return fs
+}
+
+// repository reads a repository's mutability settings: IMMUTABLE and
+// IMMUTABLE_WITH_EXCLUSION are immutable, and the exclusions of either
+// *_WITH_EXCLUSION mode are the tags that the mode does not hold for.
+func repository(m types.ImageTagMutability, filters []types.ImageTagMutabilityExclusionFilter, created bool) registry.Repository {
+	rp := registry.Repository{Created: created, Immutable: strings.HasPrefix(string(m), string(types.ImageTagMutabilityImmutable))}
+	if strings.HasSuffix(string(m), "_WITH_EXCLUSION") {
+		for _, f := range filters {
+			if f.FilterType == types.ImageTagMutabilityExclusionFilterTypeWildcard && aws.ToString(f.Filter) != "" {
+				rp.Exclusions = append(rp.Exclusions, aws.ToString(f.Filter))
+			}
+		}
+	}
+	return rp
 }
 
 func (r *Registry) inAccount() string {
@@ -187,6 +215,71 @@ func (r *Registry) Manifest(ctx context.Context, ref string) (registry.Manifest,
 	}
 	img := out.Images[0]
 	return registry.Manifest{Body: []byte(aws.ToString(img.ImageManifest)), MediaType: aws.ToString(img.ImageManifestMediaType)}, nil
+}
+
+// Lookup returns the manifests that tags point at, with one BatchGetImage:
+// it needs no registry token and moves no blob. A tag that points at nothing
+// (or at a manifest of a type the action does not read) is absent. A
+// missing repository is registry.ErrNotFound (nothing is in it) and
+// registry.ErrRepositoryMissing.
+func (r *Registry) Lookup(ctx context.Context, tags []string) (map[string]registry.Manifest, error) {
+	repo := r.repo
+	ids := make([]types.ImageIdentifier, len(tags))
+	for i, t := range tags {
+		ids[i] = types.ImageIdentifier{ImageTag: aws.String(t)}
+	}
+	out, err := r.api.BatchGetImage(ctx, &ecr.BatchGetImageInput{
+		RegistryId:         r.id,
+		RepositoryName:     aws.String(repo),
+		ImageIds:           ids,
+		AcceptedMediaTypes: manifestTypes,
+	})
+	var nf *types.RepositoryNotFoundException
+	switch {
+	case errors.As(err, &nf):
+		return nil, fmt.Errorf("looking up %s: repository %s does not exist%s: %w (%w)", strings.Join(tags, ", "), repo, r.inAccount(), registry.ErrNotFound, registry.ErrRepositoryMissing)
+	case err != nil:
+		return nil, fmt.Errorf("looking up %s in %s: %w", strings.Join(tags, ", "), repo, err)
+	}
+	found := map[string]registry.Manifest{}
+	for _, img := range out.Images {
+		if img.ImageId == nil || img.ImageId.ImageTag == nil {
+			continue
+		}
+		found[*img.ImageId.ImageTag] = registry.Manifest{Body: []byte(aws.ToString(img.ImageManifest)), MediaType: aws.ToString(img.ImageManifestMediaType)}
+	}
+	for _, f := range out.Failures {
+		switch f.FailureCode {
+		case types.ImageFailureCodeImageNotFound, types.ImageFailureCodeImageTagDoesNotMatchDigest, types.ImageFailureCodeInvalidImageTag, "UnsupportedImageType":
+		default:
+			return nil, fmt.Errorf("looking up %s in %s: %s: %s", strings.Join(tags, ", "), repo, f.FailureCode, aws.ToString(f.FailureReason))
+		}
+	}
+	return found, nil
+}
+
+// maxPage is the most images ECR lists in one answer.
+const maxPage = 1000
+
+// Tagged lists the repository's tags with when their images were pushed:
+// the first page of DescribeImages over tagged images (up to 1000 images).
+func (r *Registry) Tagged(ctx context.Context) ([]registry.Tag, error) {
+	out, err := r.api.DescribeImages(ctx, &ecr.DescribeImagesInput{
+		RegistryId:     r.id,
+		RepositoryName: aws.String(r.repo),
+		Filter:         &types.DescribeImagesFilter{TagStatus: types.TagStatusTagged},
+		MaxResults:     aws.Int32(maxPage),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the tags of %s: %w", r.repo, err)
+	}
+	var tags []registry.Tag
+	for _, d := range out.ImageDetails {
+		for _, t := range d.ImageTags {
+			tags = append(tags, registry.Tag{Name: t, Digest: aws.ToString(d.ImageDigest), PushedAt: aws.ToTime(d.ImagePushedAt)})
+		}
+	}
+	return tags, nil
 }
 
 // Put stores a manifest under a tag (ECR PutImage: every blob it names must

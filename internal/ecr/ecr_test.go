@@ -105,7 +105,7 @@ func TestEnsureRepository(t *testing.T) {
 			return &ecr.DescribeRepositoriesOutput{Repositories: []types.Repository{{ImageTagMutability: types.ImageTagMutabilityImmutable}}}, nil
 		}}, "", "team/app")
 		got, err := r.Repository(t.Context(), false)
-		if err != nil || got != (registry.Repository{Immutable: true}) {
+		if err != nil || !cmp.Equal(got, registry.Repository{Immutable: true}) {
 			t.Errorf("Repository() = %+v, %v", got, err)
 		}
 	})
@@ -122,6 +122,32 @@ func TestEnsureRepository(t *testing.T) {
 		}
 		if !in.ImageScanningConfiguration.ScanOnPush {
 			t.Error("repository created without scan on push")
+		}
+		if in.ImageTagMutability != types.ImageTagMutabilityImmutableWithExclusion {
+			t.Errorf("repository created %s, want IMMUTABLE_WITH_EXCLUSION", in.ImageTagMutability)
+		}
+		var filters []string
+		for _, f := range in.ImageTagMutabilityExclusionFilters {
+			filters = append(filters, string(f.FilterType)+" "+aws.ToString(f.Filter))
+		}
+		if diff := cmp.Diff([]string{"WILDCARD latest", "WILDCARD buildcache-*", "WILDCARD msb-skip-*", "WILDCARD msb-staging-*"}, filters); diff != "" {
+			t.Errorf("exclusion filters (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("immutable with exclusion is read with its exclusions", func(t *testing.T) {
+		t.Parallel()
+		r := New(&fake{describe: func(*ecr.DescribeRepositoriesInput) (*ecr.DescribeRepositoriesOutput, error) {
+			return &ecr.DescribeRepositoriesOutput{Repositories: []types.Repository{{ImageTagMutability: types.ImageTagMutabilityImmutableWithExclusion,
+				ImageTagMutabilityExclusionFilters: []types.ImageTagMutabilityExclusionFilter{{Filter: aws.String("latest"), FilterType: types.ImageTagMutabilityExclusionFilterTypeWildcard}, {Filter: aws.String("buildcache-*"), FilterType: types.ImageTagMutabilityExclusionFilterTypeWildcard}}}}}, nil
+		}}, "", "team/app")
+		got, err := r.Repository(t.Context(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for tag, want := range map[string]bool{"latest": true, "buildcache-runtime-main": true, "v1.2.3": false, "abc1234": false} {
+			if got.Mutable(tag) != want {
+				t.Errorf("Mutable(%q) = %v, want %v", tag, !want, want)
+			}
 		}
 	})
 	t.Run("missing and not to be created", func(t *testing.T) {

@@ -90,6 +90,27 @@ func (p *Publisher) Manifest(ctx context.Context, ref string) (registry.Manifest
 	return registry.Manifest{Body: d.Manifest, MediaType: string(mt)}, nil
 }
 
+// Lookup returns the manifests that tags point at; a tag that points at
+// nothing is absent. A plain registry answers one tag a request.
+func (p *Publisher) Lookup(ctx context.Context, tags []string) (map[string]registry.Manifest, error) {
+	out := map[string]registry.Manifest{}
+	for _, t := range tags {
+		m, err := p.Manifest(ctx, t)
+		switch {
+		case errors.Is(err, registry.ErrNotFound):
+			continue
+		case err != nil:
+			return nil, err
+		}
+		out[t] = m
+	}
+	return out, nil
+}
+
+// Tagged lists nothing: a plain registry does not say when an image was
+// pushed, and the dry run's registry lives only as long as the run.
+func (p *Publisher) Tagged(context.Context) ([]registry.Tag, error) { return nil, nil }
+
 // Put stores m under tag: only the manifest is sent, the blobs it names are
 // in the repository already. Putting a tag again is harmless: a plain
 // registry's tags are never immutable.

@@ -90,7 +90,9 @@ func (r *run) sizeBuildStage(ctx context.Context, stage build.Spec) {
 	}
 	r.bg.buildStageSize = img.Size
 	r.bg.timings = append(r.bg.timings, Timing{Name: "build stage " + r.plan.buildStage.Ref() + " (beside the push)", Duration: r.Now().Sub(t)})
-	if r.cacheHit && r.in.Push {
+	// The repository is prepared beside the build: point the cache once it
+	// is ready.
+	if r.cacheHit && r.in.Push && r.prepared(ctx) == nil {
 		r.pointBranchCache(ctx)
 	}
 }

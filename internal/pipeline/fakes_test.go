@@ -36,13 +36,17 @@ type fakeRegistry struct {
 	password  string
 	exists    bool
 	immutable bool
-	manifests map[string]registry.Manifest // by digest
-	tags      map[string]string            // tag -> digest
-	sizes     map[string]int64             // digest -> compressed size
-	logins    int
-	issued    []string // every password handed out
-	expiry    *registry.Expiry
-	calls     []string
+	// exclusions are the tags immutable does not hold for
+	// (IMMUTABLE_WITH_EXCLUSION).
+	exclusions []string
+	manifests  map[string]registry.Manifest // by digest
+	pushedAt   map[string]time.Time         // tag -> when it was set
+	tags       map[string]string            // tag -> digest
+	sizes      map[string]int64             // digest -> compressed size
+	logins     int
+	issued     []string // every password handed out
+	expiry     *registry.Expiry
+	calls      []string
 	// fail, when set, is asked before each call; an error it returns is the
 	// call's answer.
 	fail func(op, ref string) error
@@ -52,7 +56,7 @@ var _ pipeline.Publisher = (*fakeRegistry)(nil)
 
 func newRegistry(now func() time.Time) *fakeRegistry {
 	return &fakeRegistry{host: "123456789012.dkr.ecr.eu-west-1.amazonaws.com", now: now, password: "pa55-" + sum("pw")[7:20],
-		manifests: map[string]registry.Manifest{}, tags: map[string]string{}, sizes: map[string]int64{}}
+		manifests: map[string]registry.Manifest{}, tags: map[string]string{}, sizes: map[string]int64{}, pushedAt: map[string]time.Time{}}
 }
 
 func (f *fakeRegistry) call(op, ref string) error {
@@ -98,13 +102,13 @@ func (f *fakeRegistry) Repository(_ context.Context, create bool) (registry.Repo
 		return registry.Repository{}, err
 	}
 	if f.exists {
-		return registry.Repository{Immutable: f.immutable}, nil
+		return registry.Repository{Immutable: f.immutable, Exclusions: f.exclusions}, nil
 	}
 	if !create {
 		return registry.Repository{}, fmt.Errorf("repository team/app does not exist and create-repository is false: %w", registry.ErrRepositoryMissing)
 	}
 	f.exists = true
-	return registry.Repository{Created: true, Immutable: f.immutable}, nil
+	return registry.Repository{Created: true, Immutable: f.immutable, Exclusions: f.exclusions}, nil
 }
 
 func (f *fakeRegistry) Expire(_ context.Context, e registry.Expiry) error {
@@ -163,7 +167,7 @@ func (f *fakeRegistry) Put(_ context.Context, tag string, m registry.Manifest) e
 
 func (f *fakeRegistry) putLocked(tag string, m registry.Manifest) error {
 	d := m.Digest()
-	if cur, ok := f.tags[tag]; ok && cur != d && f.immutable {
+	if cur, ok := f.tags[tag]; ok && cur != d && !(registry.Repository{Immutable: f.immutable, Exclusions: f.exclusions}).Mutable(tag) {
 		return fmt.Errorf("tag %s already exists, whose tags are immutable", tag)
 	}
 	var man struct {
@@ -177,8 +181,57 @@ func (f *fakeRegistry) putLocked(tag string, m registry.Manifest) error {
 	for _, l := range man.Layers {
 		size += l.Size
 	}
+	if f.tags[tag] != d {
+		f.pushedAt[tag] = f.now()
+	}
 	f.manifests[d], f.sizes[d], f.tags[tag] = m, size, d
 	return nil
+}
+
+// Lookup answers as ECR's BatchGetImage: one call for all tags; a missing
+// repository is ErrNotFound.
+func (f *fakeRegistry) Lookup(_ context.Context, tags []string) (map[string]registry.Manifest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("Lookup", strings.Join(tags, ",")); err != nil {
+		return nil, err
+	}
+	if !f.exists {
+		return nil, fmt.Errorf("looking up: repository team/app: %w (%w)", registry.ErrNotFound, registry.ErrRepositoryMissing)
+	}
+	out := map[string]registry.Manifest{}
+	for _, t := range tags {
+		if d, ok := f.tags[t]; ok {
+			out[t] = f.manifests[d]
+		}
+	}
+	return out, nil
+}
+
+// Tagged lists the tags with when they were set.
+func (f *fakeRegistry) Tagged(context.Context) ([]registry.Tag, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("Tagged", ""); err != nil {
+		return nil, err
+	}
+	var out []registry.Tag
+	for t, d := range f.tags {
+		out = append(out, registry.Tag{Name: t, Digest: d, PushedAt: f.pushedAt[t]})
+	}
+	slices.SortFunc(out, func(a, b registry.Tag) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// tagAt sets a tag as an earlier run did at a given time.
+func (f *fakeRegistry) tagAt(tag string, m registry.Manifest, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.exists = true
+	if err := f.putLocked(tag, m); err != nil {
+		panic(err)
+	}
+	f.pushedAt[tag] = at
 }
 
 func (f *fakeRegistry) Untag(_ context.Context, tag string) error {
@@ -188,6 +241,7 @@ func (f *fakeRegistry) Untag(_ context.Context, tag string) error {
 		return err
 	}
 	delete(f.tags, tag)
+	delete(f.pushedAt, tag)
 	return nil
 }
 
@@ -264,6 +318,10 @@ func (b *fakeBuilder) ResolveBase(_ context.Context, ref string, auth build.Auth
 	b.resolved = append(b.resolved, resolution{ref, auth, remote})
 	if id, ok := b.bases[ref]; ok && !remote {
 		return id, nil
+	}
+	// The registry pushed to, as ECR, answers no one without its login.
+	if b.reg != nil && strings.HasPrefix(ref, b.reg.host+"/") && !slices.Contains(b.reg.passwords(), auth.Password) {
+		return "", fmt.Errorf("resolving base image %s in its registry: unauthorized", ref)
 	}
 	d, ok := b.published[ref]
 	if !ok {
@@ -446,4 +504,11 @@ func (f *fakeRegistry) passwords() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.issued)
+}
+
+// callLog is every call so far, as "Op ref".
+func (f *fakeRegistry) callLog() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
 }

@@ -142,6 +142,9 @@ func (p *Pipeline) Run(ctx context.Context, in Input) (Result, error) {
 	}
 	err := r.run(ctx)
 	r.bg.stop(err != nil) // waits for the background work, cancelled when the run failed
+	if r.cancelBuild != nil {
+		r.cancelBuild(nil)
+	}
 	if r.plan.bctx != nil {
 		r.plan.bctx.Close()
 	}
@@ -159,19 +162,32 @@ func (r *run) run(ctx context.Context) error {
 	if err := r.key(ctx); err != nil {
 		return err
 	}
+	// A skip needs no login and no repository check: its one lookup finds
+	// whether there is anything to skip to. Only a build connects, and the
+	// repository is prepared beside the build.
+	bctx := ctx
 	if r.in.Push {
-		if err := r.connect(ctx); err != nil {
-			return err
-		}
 		if err := r.skipKey(ctx); err != nil {
 			return err
 		}
 		if skipped, err := r.skip(ctx); skipped || err != nil {
 			return err
 		}
-		r.restore(ctx)
+		var err error
+		if bctx, err = r.connect(ctx); err != nil {
+			return err
+		}
+		r.restore(bctx)
 	}
-	if err := r.build(ctx); err != nil {
+	err = r.build(bctx)
+	if r.in.Push {
+		// The repository's error, when it has one, is why the build was
+		// cancelled.
+		if perr := r.prepared(ctx); perr != nil {
+			return perr
+		}
+	}
+	if err != nil {
 		return err
 	}
 	if r.in.Push {
@@ -187,9 +203,10 @@ type run struct {
 	start time.Time
 	plan  plan
 
-	repo  repo   // the repository, once connected
-	creds creds  // the registry login, kept fresh
-	skipK string // the skip key; "" when skipping is off
+	repo        repo                    // the repository, once connected
+	cancelBuild context.CancelCauseFunc // cancels the build when the repository cannot be used
+	creds       creds                   // the registry login, kept fresh
+	skipK       string                  // the skip key; "" when skipping is off
 
 	cacheHit       bool
 	buildCacheFrom []string // cache images pulled for the build stage
@@ -230,6 +247,9 @@ func (r *run) result() Result {
 		if r.pushed.imageID != "" {
 			res.ImageID = r.pushed.imageID
 		}
+	}
+	if r.repo.took > 0 {
+		res.Timings = append(res.Timings, Timing{Name: "repository (beside the build)", Duration: r.repo.took})
 	}
 	if bs := r.bg.buildStageSize; bs > 0 {
 		res.BuildStageSizeBytes = bs

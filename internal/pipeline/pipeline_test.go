@@ -572,15 +572,30 @@ func TestCacheOff(t *testing.T) {
 	}
 }
 
-func TestMissingRepositoryFailsBeforeBuild(t *testing.T) {
+// TestMissingRepositoryStopsTheBuild: the repository is checked beside the
+// build (its round trips overlap the build); a missing one that may not be
+// created cancels the build, and the run says why, pushing nothing.
+// When the skip's lookup already found the repository missing, the run
+// fails before it builds.
+func TestMissingRepositoryStopsTheBuild(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
-	o := e.run(t.Context(), nil, e.input(func(in *pipeline.Input) { in.CreateRepository = false }))
-	if !errors.Is(o.err, registry.ErrRepositoryMissing) {
-		t.Fatalf("Run() = %v, want ErrRepositoryMissing", o.err)
-	}
-	if len(o.b.builds) != 0 {
-		t.Errorf("built %q before finding the repository missing", o.b.targets())
+	for _, cache := range []bool{true, false} {
+		e := newEnv(t, nil)
+		b := newBuilder(e.reg)
+		b.buildFail = func(ctx context.Context, _ build.Spec) error {
+			<-ctx.Done() // a long build, which only the cancellation ends
+			return ctx.Err()
+		}
+		o := e.run(t.Context(), b, e.input(func(in *pipeline.Input) { in.CreateRepository, in.Cache = false, cache }))
+		if !errors.Is(o.err, registry.ErrRepositoryMissing) {
+			t.Fatalf("cache %v: Run() = %v, want ErrRepositoryMissing", cache, o.err)
+		}
+		if len(o.b.pushes) != 0 {
+			t.Errorf("cache %v: pushed %q to a missing repository", cache, o.b.pushes)
+		}
+		if cache && len(o.b.builds) != 0 {
+			t.Errorf("built %q after the lookup found the repository missing", o.b.targets())
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,33 +19,160 @@ import (
 
 // repo is the repository the run pushes to.
 type repo struct {
-	ref       string // host/name
+	ref string // host/name, known once logged in or from a skip record
+	// immutable: the run's own cache tags cannot move. Set by prepare; read
+	// once ready is closed.
 	immutable bool
+	info      registry.Repository
+
+	ready chan struct{} // closed when prepare is done; nil before connect
+	err   error         // prepare's error, once ready is closed
+	took  time.Duration // how long prepare took, beside the build
+	// missing: the skip's lookup found no repository.
+	missing bool
 }
 
-// connect logs in to the registry and makes sure the repository exists,
-// before the build, so that a run that cannot push fails before it builds.
-func (r *run) connect(ctx context.Context) error {
+// connect logs in to the registry (the restore and the build may pull from
+// it at once), then prepares the repository beside the build: finding or
+// creating it, and sweeping what crashed runs left. A run that cannot push
+// still fails early: the build is cancelled when the repository cannot be
+// used, and every push waits for it.
+func (r *run) connect(ctx context.Context) (context.Context, error) {
+	if err := r.login(ctx); err != nil {
+		return ctx, err
+	}
+	r.repo.ready = make(chan struct{})
+	if r.repo.missing && !r.in.CreateRepository {
+		// Known to fail: say so before building.
+		r.repo.err = r.prepare(ctx)
+		close(r.repo.ready)
+		if r.repo.err != nil {
+			return ctx, r.repo.err
+		}
+		return ctx, nil
+	}
+	bctx, cancel := context.WithCancelCause(ctx)
+	r.cancelBuild = cancel
+	r.bg.start(ctx, func(ctx context.Context) {
+		defer close(r.repo.ready)
+		t := r.Now()
+		if err := r.prepare(ctx); err != nil {
+			r.repo.err = err
+			cancel(err)
+			return
+		}
+		r.repo.took = r.Now().Sub(t)
+	})
+	return bctx, nil
+}
+
+// login gets the registry's credentials once and names the repository by
+// the registry's host.
+func (r *run) login(ctx context.Context) error {
+	if r.creds.pub != nil {
+		return nil
+	}
 	r.creds = creds{pub: r.Publisher, log: r.Log, now: r.Now}
-	login, err := r.creds.login(ctx)
+	l, err := r.creds.login(ctx)
 	if err != nil {
+		r.creds.pub = nil
 		return err
 	}
+	r.repo.ref = l.Host + "/" + r.in.Repository
+	return nil
+}
+
+// prepare makes sure the repository exists, sets the lifecycle policy of a
+// repository it created and sweeps leftover staging tags.
+func (r *run) prepare(ctx context.Context) error {
 	rp, err := r.Publisher.Repository(ctx, r.in.CreateRepository)
 	if err != nil {
 		return err
 	}
-	r.repo = repo{ref: login.Host + "/" + r.in.Repository, immutable: rp.Immutable}
+	r.repo.info = rp
+	// The run's own cache tags all share one prefix, which a repository
+	// ms-build creates keeps movable.
+	r.repo.immutable = !rp.Mutable(cache.CacheTagPrefix + "0")
 	if rp.Created {
-		r.Log.Infof("Created repository %s (scan on push)", r.in.Repository)
+		r.Log.Infof("Created repository %s (scan on push; tags immutable except latest, the build caches and ms-build's records)", r.in.Repository)
 		e := registry.Expiry{Prefixes: cache.ExpiringTagPrefixes, Days: r.in.CacheRetention}
 		if err := r.Publisher.Expire(ctx, e); err != nil {
 			r.warn("the lifecycle policy that expires build caches was not set: %v", err)
 		} else {
 			r.Log.Infof("Set its lifecycle policy: build caches and skip records expire after %d days; release tags are never touched", r.in.CacheRetention)
 		}
+		return nil
 	}
+	r.sweep(ctx)
 	return nil
+}
+
+// prepared waits for prepare and returns its error.
+func (r *run) prepared(ctx context.Context) error {
+	if r.repo.ready == nil {
+		return errors.New("the repository was used before the run connected to it")
+	}
+	select {
+	case <-r.repo.ready:
+		return r.repo.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// leftoverAge is how old a staging tag must be before a run takes it for
+// the leftover of a crashed run: a younger one may be a concurrent run's.
+const leftoverAge = time.Hour
+
+// sweep untags the staging tags that crashed runs left, with one listing
+// (only when building). A staging tag's age is the time in its name, else
+// its image's push time. It never fails the run.
+func (r *run) sweep(ctx context.Context) {
+	tags, err := r.Publisher.Tagged(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.warn("looking for staging tags left by crashed runs: %v", err)
+		}
+		return
+	}
+	for _, t := range tags {
+		if !strings.HasPrefix(t.Name, cache.StagingTagPrefix) {
+			continue
+		}
+		at := t.PushedAt
+		if s, ok := stagedAt(t.Name); ok {
+			at = s
+		}
+		if at.IsZero() || r.Now().Sub(at) < leftoverAge {
+			continue
+		}
+		if err := r.Publisher.Untag(ctx, t.Name); err != nil {
+			r.warn("removing staging tag %s, left by a crashed run: %v", t.Name, err)
+			continue
+		}
+		r.Log.Infof("Removed staging tag %s, left by a run that did not finish (%s ago)", t.Name, r.Now().Sub(at).Round(time.Minute))
+	}
+}
+
+// stagingTag is the tag an image is pushed under before its checks: the
+// image id's start, then the time, so that a later run can tell a leftover
+// from a concurrent run's.
+func stagingTag(imageID string, at time.Time) string {
+	return cache.StagingTagPrefix + strings.TrimPrefix(imageID, "sha256:")[:16] + "-" + strconv.FormatInt(at.Unix(), 10)
+}
+
+// stagedAt reads the time in a staging tag's name.
+func stagedAt(tag string) (time.Time, bool) {
+	rest := strings.TrimPrefix(tag, cache.StagingTagPrefix)
+	_, sec, ok := strings.Cut(rest, "-")
+	if !ok {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(n, 0), true
 }
 
 // creds holds the registry login and logs in again before it runs out. It is
@@ -136,6 +264,9 @@ const pushTries = 4
 // when the registry says the token expired and trying again after a fault
 // that may pass, with a growing pause.
 func (r *run) push(ctx context.Context, imageID, tag string) (build.Pushed, error) {
+	if err := r.prepared(ctx); err != nil {
+		return build.Pushed{}, err
+	}
 	ref := r.repo.ref + ":" + tag
 	var err error
 	for try := 1; ; try++ {
@@ -228,6 +359,18 @@ func (r *run) skipKey(ctx context.Context) error {
 // holds, else its registry. The builder gets the login for the base's own
 // registry, and no other.
 func (r *run) resolveBase(ctx context.Context, regs registries, ref string) (string, error) {
+	id, err := r.resolveBaseWith(ctx, regs, ref)
+	if err != nil && regs.own == "" && r.in.Push && ctx.Err() == nil {
+		// The base may be in the registry pushed to, whose login the run
+		// has not needed so far: log in, and ask again with it.
+		if lerr := r.login(ctx); lerr == nil {
+			return r.resolveBaseWith(ctx, r.registries(), ref)
+		}
+	}
+	return id, err
+}
+
+func (r *run) resolveBaseWith(ctx context.Context, regs registries, ref string) (string, error) {
 	var auth build.Auth
 	if named, err := reference.ParseNormalizedNamed(ref); err == nil {
 		if auth, err = regs.Credentials(ctx, reference.Domain(named)); err != nil {
@@ -247,37 +390,51 @@ type pushedImage struct {
 
 // skip looks for the record of an image built from the same inputs. When
 // there is one, it attaches the requested tags to that image: nothing is
-// built or pushed.
+// built or pushed. One request reads the record and where the requested
+// tags and the branch's runtime cache point; then one PutImage per tag that
+// must move. No login: the record carries the image's manifest and the
+// registry's host.
 func (r *run) skip(ctx context.Context) (bool, error) {
 	if r.skipK == "" {
 		return false, nil
 	}
-	rec, err := r.Publisher.Manifest(ctx, cache.SkipTag(r.skipK))
+	recTag := cache.SkipTag(r.skipK)
+	runtimeTag := r.runtimeCacheTag()
+	refs := append([]string{recTag}, r.in.Tags...)
+	if runtimeTag != "" {
+		refs = append(refs, runtimeTag)
+	}
+	found, err := r.Publisher.Lookup(ctx, refs)
+	r.repo.missing = errors.Is(err, registry.ErrRepositoryMissing)
 	if err != nil {
 		if !errors.Is(err, registry.ErrNotFound) && ctx.Err() == nil {
 			r.warn("looking for an identical image: %v: building", err)
 		}
 		return false, ctx.Err()
 	}
-	digest, key, err := cache.ReadRecord(rec.Body)
-	if err != nil || key != r.skipK {
+	rec, ok := found[recTag]
+	if !ok {
 		return false, nil
 	}
-	img, err := r.lookup(ctx, digest)
+	rd, err := cache.ReadRecorded(rec.Body)
+	if err != nil || rd.SkipKey != r.skipK {
+		return false, nil
+	}
+	img, err := r.recorded(ctx, rd)
 	if err != nil {
 		// The image the record marks is gone: build it again.
 		return false, ctx.Err()
 	}
-	r.Log.Infof("Skipping the build: %s@%s was built from identical inputs (skip key %s)", r.repo.ref, digest, r.skipK[:16])
+	r.Log.Infof("Skipping the build: %s@%s was built from identical inputs (skip key %s)", r.repo.ref, rd.Digest, r.skipK[:16])
 	r.skipped = true
 	r.pushed = img
 	if err := r.checkSize(); err != nil {
 		return true, err
 	}
-	if err := r.attach(ctx); err != nil {
+	if err := r.attach(ctx, found); err != nil {
 		return true, err
 	}
-	if tag := r.runtimeCacheTag(); tag != "" {
+	if tag := runtimeTag; tag != "" && found[tag].Digest() != rec.Digest() {
 		if err := r.Publisher.Put(ctx, tag, rec); err != nil {
 			r.warn("updating the branch's runtime cache %s: %v", tag, err)
 		}
@@ -285,13 +442,40 @@ func (r *run) skip(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// lookup reads what the registry has of an image: its size and manifest.
-func (r *run) lookup(ctx context.Context, digest string) (pushedImage, error) {
-	img, err := r.Publisher.Describe(ctx, digest)
-	if err != nil {
+// recorded is the image a record marks. A record that carries the image's
+// manifest and the registry's host is all it takes; one of an earlier
+// format needs a login and the image's description.
+func (r *run) recorded(ctx context.Context, rd cache.Recorded) (pushedImage, error) {
+	if r.repo.ref == "" && rd.Registry != "" {
+		r.repo.ref = rd.Registry + "/" + r.in.Repository
+	}
+	if len(rd.Manifest) > 0 && r.repo.ref != "" {
+		p := pushedImage{digest: rd.Digest, size: rd.Size, manifest: registry.Manifest{Body: rd.Manifest, MediaType: rd.MediaType}}
+		if id, err := cache.ConfigDigest(rd.Manifest); err == nil {
+			p.imageID = id
+		}
+		return p, nil
+	}
+	if err := r.login(ctx); err != nil {
 		return pushedImage{}, err
 	}
+	return r.lookup(ctx, rd.Digest)
+}
+
+// lookup reads what the registry has of an image: its size and manifest,
+// both at once.
+func (r *run) lookup(ctx context.Context, digest string) (pushedImage, error) {
+	var (
+		img  registry.Image
+		derr error
+		wg   sync.WaitGroup
+	)
+	wg.Go(func() { img, derr = r.Publisher.Describe(ctx, digest) })
 	m, err := r.Publisher.Manifest(ctx, digest)
+	wg.Wait()
+	if derr != nil {
+		return pushedImage{}, derr
+	}
 	if err != nil {
 		return pushedImage{}, err
 	}
@@ -308,9 +492,9 @@ func (r *run) lookup(ctx context.Context, digest string) (pushedImage, error) {
 func (r *run) publish(ctx context.Context) error {
 	// The one tag the image is pushed under; the requested tags are attached
 	// only once the pushed image has been checked.
-	staging := cache.StagingTagPrefix + strings.TrimPrefix(r.image.ID, "sha256:")[:16]
-	ref := r.repo.ref + ":" + staging
 	t := r.Now()
+	staging := stagingTag(r.image.ID, t)
+	ref := r.repo.ref + ":" + staging
 	r.Log.Infof("Pushing %s", ref)
 	pushed, err := r.push(ctx, r.image.ID, staging)
 	if err != nil {
@@ -340,7 +524,7 @@ func (r *run) publish(ctx context.Context) error {
 	if err := r.checkSize(); err != nil {
 		return err
 	}
-	if err := r.attach(ctx); err != nil {
+	if err := r.attach(ctx, nil); err != nil {
 		return err
 	}
 	r.record(ctx)
@@ -362,11 +546,18 @@ func (r *run) checkSize() error {
 	return &InputError{Input: "max-image-size", Msg: fmt.Sprintf("the image is %s compressed (%d bytes), over the limit of %s: no tag was attached; make the image smaller or raise max-image-size", units.HumanSize(float64(size)), size, units.HumanSize(float64(max)))}
 }
 
-// attach puts the requested tags on the image. When one fails, the error
-// says which were attached before it.
-func (r *run) attach(ctx context.Context) error {
+// attach puts the requested tags on the image; a tag that have shows on the
+// image already is left as it is. When one fails, the error says which were
+// attached before it.
+func (r *run) attach(ctx context.Context, have map[string]registry.Manifest) error {
 	var attached []string
 	for _, tag := range r.in.Tags {
+		if m, ok := have[tag]; ok && m.Digest() == r.pushed.digest {
+			attached = append(attached, tag)
+			r.tags = append(r.tags, r.repo.ref+":"+tag)
+			r.Log.Infof("Tagged %s:%s (already)", r.repo.ref, tag)
+			continue
+		}
 		if err := r.Publisher.Put(ctx, tag, r.pushed.manifest); err != nil {
 			if len(attached) > 0 {
 				return fmt.Errorf("attaching tag %s: %w (attached before it: %s)", tag, err, strings.Join(attached, ", "))
@@ -388,7 +579,7 @@ func (r *run) record(ctx context.Context) {
 	if r.skipK == "" || !r.in.CacheWrite {
 		return
 	}
-	body, err := cache.NewRecord(r.pushed.manifest.Body, r.pushed.manifest.MediaType, r.skipK)
+	body, err := cache.NewRecordAt(r.pushed.manifest.Body, r.pushed.manifest.MediaType, r.skipK, hostOf(r.repo.ref))
 	if err != nil {
 		r.warn("%v", err)
 		return

@@ -52,6 +52,13 @@ type Publisher interface {
 	Describe(ctx context.Context, ref string) (registry.Image, error)
 	// Manifest returns a manifest's exact bytes.
 	Manifest(ctx context.Context, ref string) (registry.Manifest, error)
+	// Lookup returns the manifests that tags point at, in one request and
+	// without a login; a tag that points at nothing is absent from the map.
+	// A missing repository is ErrNotFound and ErrRepositoryMissing.
+	Lookup(ctx context.Context, tags []string) (map[string]registry.Manifest, error)
+	// Tagged lists the repository's tags with when their images were pushed,
+	// in one request: it may stop short of the whole list.
+	Tagged(ctx context.Context) ([]registry.Tag, error)
 	// Put stores a manifest under a tag: no blob moves. A tag that already
 	// points at the manifest is left as it is (immutable repositories).
 	Put(ctx context.Context, tag string, m registry.Manifest) error

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"errors"
+	"path"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -12,7 +13,30 @@ import (
 // Repository is what a run needs to know of the repository it pushes to.
 type Repository struct {
 	Immutable bool // a tag, once set, cannot be moved
-	Created   bool // created by this run
+	// Exclusions are wildcard patterns ("*" is any text) of the tags that
+	// Immutable does not hold for: in ECR's IMMUTABLE_WITH_EXCLUSION they
+	// stay movable, in MUTABLE_WITH_EXCLUSION they are fixed.
+	Exclusions []string
+	Created    bool // created by this run
+}
+
+// Mutable tells whether tag may be moved to another image.
+func (r Repository) Mutable(tag string) bool {
+	excluded := false
+	for _, p := range r.Exclusions {
+		if ok, _ := path.Match(p, tag); ok {
+			excluded = true
+			break
+		}
+	}
+	return r.Immutable == excluded
+}
+
+// Tag is one tag of a repository and when its image was pushed.
+type Tag struct {
+	Name     string
+	Digest   string
+	PushedAt time.Time
 }
 
 // Login is registry credentials and when they stop working.
