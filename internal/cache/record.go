@@ -31,6 +31,10 @@ const (
 
 	// SkipKeyAnnotation holds the record's skip key.
 	SkipKeyAnnotation = "dev.ms-build.skip-key"
+	// RevisionAnnotation holds the revision (commit) that built the image a
+	// record marks: a later commit that skips attaches its tags to that
+	// image, which keeps naming the commit that built it.
+	RevisionAnnotation = "org.opencontainers.image.revision"
 )
 
 // Docker's media types and their OCI equals (the bytes are the same).
@@ -48,9 +52,9 @@ func oci(mediaType string) string {
 }
 
 // NewRecord makes the record of an image from its manifest (Docker schema 2
-// or OCI, as pushed) and its skip key. The same image and key always make
-// the same record.
-func NewRecord(image []byte, mediaType, skipKey string) ([]byte, error) {
+// or OCI, as pushed), its skip key and the revision that built it ("" when
+// unknown). The same image, key and revision always make the same record.
+func NewRecord(image []byte, mediaType, skipKey, revision string) ([]byte, error) {
 	if mediaType != MediaTypeDockerManifest && mediaType != MediaTypeOCIManifest {
 		return nil, fmt.Errorf("recording the skip key: images of media type %s are not supported", mediaType)
 	}
@@ -65,6 +69,9 @@ func NewRecord(image []byte, mediaType, skipKey string) ([]byte, error) {
 		Layers:      make([]v1.Descriptor, len(m.Layers)),
 		Subject:     &v1.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(image), Size: int64(len(image))},
 		Annotations: map[string]string{SkipKeyAnnotation: skipKey},
+	}
+	if revision != "" {
+		rec.Annotations[RevisionAnnotation] = revision
 	}
 	rec.Config.MediaType = oci(m.Config.MediaType)
 	for i, l := range m.Layers {
@@ -87,6 +94,16 @@ func ReadRecord(record []byte) (imageDigest, skipKey string, err error) {
 		return "", "", ErrNotRecord
 	}
 	return m.Subject.Digest.String(), m.Annotations[SkipKeyAnnotation], nil
+}
+
+// RecordRevision returns the revision that built the image a record marks,
+// "" when the record does not say (or is no record).
+func RecordRevision(record []byte) string {
+	var m v1.Manifest
+	if err := json.Unmarshal(record, &m); err != nil {
+		return ""
+	}
+	return m.Annotations[RevisionAnnotation]
 }
 
 // ConfigDigest returns the config digest of an image manifest: the image id

@@ -19,11 +19,11 @@ const dockerImage = `{"schemaVersion":2,"mediaType":"application/vnd.docker.dist
 
 func TestRecord(t *testing.T) {
 	t.Parallel()
-	rec, err := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123")
+	rec, err := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123")
+	again, _ := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123", "")
 	if string(rec) != string(again) {
 		t.Error("the same image and key made two different records")
 	}
@@ -71,13 +71,37 @@ func TestRecord(t *testing.T) {
 
 func TestRecordErrors(t *testing.T) {
 	t.Parallel()
-	if _, err := NewRecord([]byte(`{}`), "application/vnd.oci.image.index.v1+json", "k"); err == nil {
+	if _, err := NewRecord([]byte(`{}`), "application/vnd.oci.image.index.v1+json", "k", ""); err == nil {
 		t.Error("a record of an index was made, want an error")
 	}
-	if _, err := NewRecord([]byte(`{`), MediaTypeOCIManifest, "k"); err == nil {
+	if _, err := NewRecord([]byte(`{`), MediaTypeOCIManifest, "k", ""); err == nil {
 		t.Error("a record of a broken manifest was made, want an error")
 	}
 	if _, _, err := ReadRecord([]byte(dockerImage)); !errors.Is(err, ErrNotRecord) {
 		t.Errorf("ReadRecord(an image) error = %v, want ErrNotRecord", err)
+	}
+}
+
+// TestRecordRevision proves a record names the revision that built its
+// image, and that a record without one reads as "".
+func TestRecordRevision(t *testing.T) {
+	t.Parallel()
+	const rev = "4f2b9b6e0d4c3a2a1f8c7e6d5b4a39281706f5e4"
+	rec, err := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123", rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := RecordRevision(rec); got != rev {
+		t.Errorf("RecordRevision = %q, want %q", got, rev)
+	}
+	if _, key, err := ReadRecord(rec); err != nil || key != "abc123" {
+		t.Errorf("ReadRecord = %q, %v", key, err)
+	}
+	old, _ := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123", "")
+	if got := RecordRevision(old); got != "" {
+		t.Errorf("RecordRevision(a record without one) = %q", got)
+	}
+	if got := RecordRevision([]byte("{")); got != "" {
+		t.Errorf("RecordRevision(junk) = %q", got)
 	}
 }

@@ -72,9 +72,12 @@ type Result struct {
 	CacheKey              string
 	CacheHit              bool
 	Skipped               bool
-	Target                string // the target stage, as named in messages
-	BuildStage            string // "" when there is none
-	Timings               []Timing
+	// BuiltFrom is, when the build was skipped, the revision (commit) that
+	// built the image the tags were attached to; "" when unknown.
+	BuiltFrom  string
+	Target     string // the target stage, as named in messages
+	BuildStage string // "" when there is none
+	Timings    []Timing
 }
 
 // Timing is how long one part of the run took.
@@ -184,6 +187,7 @@ type run struct {
 	pushed         pushedImage
 	tags           []string // references attached
 	skipped        bool
+	builtFrom      string // the revision that built a skipped image
 
 	bg      background
 	timings []Timing
@@ -201,6 +205,9 @@ func (r *run) result() Result {
 		CacheHit:              r.cacheHit,
 		Skipped:               r.skipped,
 		Timings:               append(r.timings, r.bg.timings...),
+	}
+	if r.skipped {
+		res.BuiltFrom = r.builtFrom
 	}
 	if r.plan.target != nil {
 		res.Target = r.plan.target.Ref()
