@@ -184,7 +184,7 @@ COPY --from=build /out/app /app
 	a := func(in *pipeline.Input) { in.File = e.dir + "/a/Dockerfile"; in.Tags = []string{"a"} }
 	first := e.run(t.Context(), nil, e.input(a))
 	mustSucceed(t, first)
-	if !strings.Contains(first.log.text(), "files the build stage's restore sees (a/go.mod, a/go.sum)") {
+	if !strings.Contains(first.log.text(), "2 dependency files the build stage's restore sees (a/go.mod, a/go.sum)") {
 		t.Errorf("the key's files are not named; log:\n%s", first.log.text())
 	}
 	e.write("b/go.sum", "dep v2 h1:b2=\n")

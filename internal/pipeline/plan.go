@@ -211,11 +211,14 @@ func (r *run) key(ctx context.Context) error {
 		r.Log.Note(Note{Level: Notice, Title: "cache",
 			Message: "no dependency file was found in the build context, so the cache key covers only the build stage's Dockerfile text: set cache-key-files to the files your restore step reads"})
 	} else {
-		from := "dependency files"
-		if k.Restore {
-			from = "files the build stage's restore sees"
+		files := "dependency files"
+		if len(k.Files) == 1 {
+			files = "dependency file"
 		}
-		r.Log.Infof("Cache key %s from %d %s (%s)", k.Short(), len(k.Files), from, summarize(k.Files))
+		if k.Restore {
+			files += " the build stage's restore sees"
+		}
+		r.Log.Infof("Cache key %s from %d %s (%s)", k.Short(), len(k.Files), files, summarize(k.Files))
 	}
 	if copyLine, runLine, ok := r.plan.df.WholeContextCopy(bs); ok {
 		eco := ""
