@@ -72,12 +72,10 @@ type Result struct {
 	CacheKey              string
 	CacheHit              bool
 	Skipped               bool
-	// BuiltFrom is, when the build was skipped, the revision (commit) that
-	// built the image the tags were attached to; "" when unknown.
-	BuiltFrom  string
-	Target     string // the target stage, as named in messages
-	BuildStage string // "" when there is none
-	Timings    []Timing
+	BuiltFrom             string // on a skip, the commit that built the image tagged; "" when unknown
+	Target                string // the target stage, as named in messages
+	BuildStage            string // "" when there is none
+	Timings               []Timing
 }
 
 // Timing is how long one part of the run took.
