@@ -385,6 +385,7 @@ func outputs(r pipeline.Result) action.Outputs {
 		CacheKey:              r.CacheKey,
 		CacheHit:              r.CacheHit,
 		Skipped:               r.Skipped,
+		BuiltFrom:             r.BuiltFrom,
 	}
 	if r.Digest != "" {
 		o.ImageSize = action.FormatSize(r.ImageSizeBytes)

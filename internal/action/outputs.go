@@ -21,6 +21,9 @@ type Outputs struct {
 	CacheKey              string   `json:"cache-key"`
 	CacheHit              bool     `json:"cache-hit"`
 	Skipped               bool     `json:"skipped"`
+	// BuiltFrom is, on a skip, the revision that built the image the tags
+	// were attached to: the image keeps naming that commit. Only in metadata.
+	BuiltFrom string `json:"built-from,omitempty"`
 }
 
 // OutputNames lists the outputs in the order they are reported.

@@ -79,8 +79,15 @@ type DependencyInput struct {
 	// Files are the cache-key-files globs, relative to the context, with
 	// .dockerignore semantics ("**", "*", "?", a leading "!" to leave files
 	// out, a directory standing for everything below it). Empty: the
-	// dependency files of every ecosystem in Ecosystems are detected.
+	// dependency files of every ecosystem in Ecosystems are detected, among
+	// the files Sources match when there are any.
 	Files []string
+	// Sources are the globs, as Files, of the part of the context the build
+	// stage's dependency restore can see (dockerfile.RestoreSources): the
+	// files they match, narrowed to the dependency files of Ecosystems when
+	// they hold any, make the key. Empty: the whole context. Files, when
+	// given, wins.
+	Sources []string
 	// StageSource is the build stage's Dockerfile text
 	// (build.Dockerfile.Source).
 	StageSource string
@@ -102,6 +109,8 @@ type Key struct {
 	// Ecosystems are the ecosystems whose files were detected, sorted; empty
 	// when the files came from DependencyInput.Files.
 	Ecosystems []string
+	// Restore is true when the files came from DependencyInput.Sources.
+	Restore bool
 }
 
 // Short is the start of the key used in tags.
@@ -128,11 +137,19 @@ func (e *InputError) Error() string { return "input " + e.Input + ": " + e.Msg }
 // the same project gives the same key on any runner, and a change to a source
 // file that is not a dependency file leaves it as it was.
 //
+// The files are the ones in.Files names; else those of the part of the
+// context the restore sees (in.Sources), narrowed to dependency files where
+// their ecosystem is known; else the dependency files of the whole context.
+// So in a monorepo another service's lock file leaves this service's key.
+//
 // Directories named .git are not searched. A glob of in.Files that matches no
 // file is an *InputError: it would otherwise leave the key constant.
 func DependencyKey(in DependencyInput) (Key, error) {
 	if in.FS == nil {
 		return Key{}, errors.New("computing dependency key: no build context")
+	}
+	if len(in.Files) == 0 && len(in.Sources) > 0 {
+		return restoreKey(in)
 	}
 	sel, err := newSelector(in.Files)
 	if err != nil {
@@ -149,6 +166,50 @@ func DependencyKey(in DependencyInput) (Key, error) {
 	k.Ecosystems = sel.ecosystems()
 	return k, nil
 }
+
+// restoreKey keys the files in.Sources match, narrowed to the dependency
+// files among them when there are any.
+func restoreKey(in DependencyInput) (Key, error) {
+	pm, err := patternmatcher.New(in.Sources)
+	if err != nil {
+		return Key{}, fmt.Errorf("reading the build stage's COPY sources: %w", err)
+	}
+	files, err := selectFiles(in.FS, sourcesSelector{pm})
+	if err != nil {
+		return Key{}, err
+	}
+	det := &detector{}
+	var deps []depFile
+	for _, f := range files {
+		if ok, _ := det.selects(f.path); ok {
+			deps = append(deps, f)
+		}
+	}
+	if len(deps) > 0 {
+		files = deps
+	}
+	k, err := encodeDependencyKey(in, files)
+	if err != nil {
+		return Key{}, err
+	}
+	k.Ecosystems = det.ecosystems()
+	k.Restore = true
+	return k, nil
+}
+
+// sourcesSelector selects the files COPY sources match: a directory
+// stands for everything below it.
+type sourcesSelector struct {
+	pm *patternmatcher.PatternMatcher
+}
+
+func (s sourcesSelector) selects(p string) (bool, error) {
+	ok, err := s.pm.MatchesOrParentMatches(p)
+	return ok && err == nil, nil
+}
+
+func (sourcesSelector) check() error         { return nil }
+func (sourcesSelector) ecosystems() []string { return nil }
 
 // newSelector returns the globs of files when there are any, else a detector
 // of every ecosystem's dependency files.

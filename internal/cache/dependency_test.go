@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -420,5 +421,59 @@ func TestDependencyKeyGolden(t *testing.T) {
 	}
 	if got, want := fmt.Sprint(k.Files), "[go.mod go.sum go.work tools/go.mod]"; got != want {
 		t.Errorf("Files = %s, want %s", got, want)
+	}
+}
+
+// TestDependencyKeyRestoreSources proves the key is made of what the
+// restore sees: another service's lock file leaves it, the service's own
+// moves it, files beside the dependency files are left out where the
+// ecosystem is known, and cache-key-files still wins.
+func TestDependencyKeyRestoreSources(t *testing.T) {
+	t.Parallel()
+	project := fstest.MapFS{
+		"a/go.mod":            {Data: []byte("module a\n")},
+		"a/go.sum":            {Data: []byte("dep v1 h1:a=\n")},
+		"a/main.go":           {Data: []byte("package main\n")},
+		"b/package.json":      {Data: []byte(`{"name":"b"}`)},
+		"b/package-lock.json": {Data: []byte(`{"lockfileVersion":3}`)},
+		"tools/go.mod":        {Data: []byte("module tools\n")},
+		"c/deps.txt":          {Data: []byte("x==1\n")},
+	}
+	a := DependencyInput{FS: project, Sources: []string{"a"}, StageSource: "FROM golang AS build\nCOPY a .\nRUN go mod download\n"}
+	k := mustDependencyKey(t, a)
+	if diff := cmp.Diff([]string{"a/go.mod", "a/go.sum"}, k.Files); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+	if !k.Restore || !slices.Equal(k.Ecosystems, []string{"Go"}) {
+		t.Errorf("Restore %v, Ecosystems %q; want true, [Go]", k.Restore, k.Ecosystems)
+	}
+	for _, change := range []string{"b/package-lock.json", "tools/go.mod", "a/main.go"} {
+		in := a
+		in.FS = withFiles(project, fstest.MapFS{change: {Data: []byte("changed")}})
+		if got := mustDependencyKey(t, in); got.Hex != k.Hex {
+			t.Errorf("a change to %s moved service a's key", change)
+		}
+	}
+	in := a
+	in.FS = withFiles(project, fstest.MapFS{"a/go.sum": {Data: []byte("dep v2 h1:b=\n")}})
+	if got := mustDependencyKey(t, in); got.Hex == k.Hex {
+		t.Error("a change to a/go.sum left service a's key")
+	}
+
+	// An ecosystem not known: every file the sources match.
+	c := mustDependencyKey(t, DependencyInput{FS: project, Sources: []string{"c/deps.txt"}})
+	if diff := cmp.Diff([]string{"c/deps.txt"}, c.Files); diff != "" {
+		t.Errorf("unknown ecosystem files (-want +got):\n%s", diff)
+	}
+	// Exclusions follow the sources.
+	ex := mustDependencyKey(t, DependencyInput{FS: project, Sources: []string{"**", "!b", "!tools"}})
+	if diff := cmp.Diff([]string{"a/go.mod", "a/go.sum"}, ex.Files); diff != "" {
+		t.Errorf("with exclusions (-want +got):\n%s", diff)
+	}
+	// cache-key-files wins over the sources.
+	in = a
+	in.Files = []string{"b/package-lock.json"}
+	if got := mustDependencyKey(t, in); !slices.Equal(got.Files, []string{"b/package-lock.json"}) || got.Restore {
+		t.Errorf("with cache-key-files: files %q, Restore %v", got.Files, got.Restore)
 	}
 }

@@ -38,6 +38,10 @@ const (
 	// RegistryAnnotation holds the registry's host as the run that wrote the
 	// record logged in to it: a skip names the image without a login.
 	RegistryAnnotation = "dev.ms-build.registry"
+	// RevisionAnnotation holds the revision (commit) that built the image a
+	// record marks: a later commit that skips attaches its tags to that
+	// image, which keeps naming the commit that built it.
+	RevisionAnnotation = "org.opencontainers.image.revision"
 )
 
 // Docker's media types and their OCI equals (the bytes are the same).
@@ -55,16 +59,9 @@ func oci(mediaType string) string {
 }
 
 // NewRecord makes the record of an image from its manifest (Docker schema 2
-// or OCI, as pushed) and its skip key. The same image and key always make
-// the same record.
-func NewRecord(image []byte, mediaType, skipKey string) ([]byte, error) {
-	return NewRecordAt(image, mediaType, skipKey, "")
-}
-
-// NewRecordAt is NewRecord for an image in the registry at host, which the
-// record carries with the image's manifest, so that a skip needs nothing
-// but the record.
-func NewRecordAt(image []byte, mediaType, skipKey, host string) ([]byte, error) {
+// or OCI, as pushed), its skip key, and where it is and which commit built
+// it (info). The same image, key and info always make the same record.
+func NewRecord(image []byte, mediaType, skipKey string, info RecordInfo) ([]byte, error) {
 	if mediaType != MediaTypeDockerManifest && mediaType != MediaTypeOCIManifest {
 		return nil, fmt.Errorf("recording the skip key: images of media type %s are not supported", mediaType)
 	}
@@ -80,8 +77,11 @@ func NewRecordAt(image []byte, mediaType, skipKey, host string) ([]byte, error) 
 		Subject:     &v1.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(image), Size: int64(len(image))},
 		Annotations: map[string]string{SkipKeyAnnotation: skipKey, ImageAnnotation: base64.StdEncoding.EncodeToString(image)},
 	}
-	if host != "" {
-		rec.Annotations[RegistryAnnotation] = host
+	if info.Registry != "" {
+		rec.Annotations[RegistryAnnotation] = info.Registry
+	}
+	if info.Revision != "" {
+		rec.Annotations[RevisionAnnotation] = info.Revision
 	}
 	rec.Config.MediaType = oci(m.Config.MediaType)
 	for i, l := range m.Layers {
@@ -106,6 +106,12 @@ func ReadRecord(record []byte) (imageDigest, skipKey string, err error) {
 	return m.Subject.Digest.String(), m.Annotations[SkipKeyAnnotation], nil
 }
 
+// RecordInfo is what a record says of its image beside the skip key.
+type RecordInfo struct {
+	Registry string // the registry's host, as the run that wrote it logged in to it
+	Revision string // the commit that built the image
+}
+
 // Recorded is the image a record marks, as the record carries it.
 type Recorded struct {
 	Digest    string
@@ -114,6 +120,7 @@ type Recorded struct {
 	MediaType string
 	Size      int64  // compressed: the sum of its layers, as ECR counts it
 	Registry  string // the registry's host; "" when the record names none
+	Revision  string // the commit that built the image; "" when the record names none
 }
 
 // ReadRecorded reads a record whole. Manifest is empty unless its bytes are
@@ -126,7 +133,8 @@ func ReadRecorded(record []byte) (Recorded, error) {
 	if m.Subject == nil || m.Annotations[SkipKeyAnnotation] == "" {
 		return Recorded{}, ErrNotRecord
 	}
-	r := Recorded{Digest: m.Subject.Digest.String(), SkipKey: m.Annotations[SkipKeyAnnotation], MediaType: m.Subject.MediaType, Registry: m.Annotations[RegistryAnnotation]}
+	r := Recorded{Digest: m.Subject.Digest.String(), SkipKey: m.Annotations[SkipKeyAnnotation], MediaType: m.Subject.MediaType,
+		Registry: m.Annotations[RegistryAnnotation], Revision: m.Annotations[RevisionAnnotation]}
 	for _, l := range m.Layers {
 		r.Size += l.Size
 	}

@@ -20,11 +20,11 @@ const dockerImage = `{"schemaVersion":2,"mediaType":"application/vnd.docker.dist
 
 func TestRecord(t *testing.T) {
 	t.Parallel()
-	rec, err := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123")
+	rec, err := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123", RecordInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123")
+	again, _ := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123", RecordInfo{})
 	if string(rec) != string(again) {
 		t.Error("the same image and key made two different records")
 	}
@@ -75,7 +75,7 @@ func TestRecord(t *testing.T) {
 
 func TestRecorded(t *testing.T) {
 	t.Parallel()
-	rec, err := NewRecordAt([]byte(dockerImage), MediaTypeDockerManifest, "abc123", "123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+	rec, err := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123", RecordInfo{Registry: "123456789012.dkr.ecr.eu-west-1.amazonaws.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,13 +100,37 @@ func TestRecorded(t *testing.T) {
 
 func TestRecordErrors(t *testing.T) {
 	t.Parallel()
-	if _, err := NewRecord([]byte(`{}`), "application/vnd.oci.image.index.v1+json", "k"); err == nil {
+	if _, err := NewRecord([]byte(`{}`), "application/vnd.oci.image.index.v1+json", "k", RecordInfo{}); err == nil {
 		t.Error("a record of an index was made, want an error")
 	}
-	if _, err := NewRecord([]byte(`{`), MediaTypeOCIManifest, "k"); err == nil {
+	if _, err := NewRecord([]byte(`{`), MediaTypeOCIManifest, "k", RecordInfo{}); err == nil {
 		t.Error("a record of a broken manifest was made, want an error")
 	}
 	if _, _, err := ReadRecord([]byte(dockerImage)); !errors.Is(err, ErrNotRecord) {
 		t.Errorf("ReadRecord(an image) error = %v, want ErrNotRecord", err)
+	}
+}
+
+// TestRecordRevision proves a record names the revision that built its
+// image, and that a record without one reads as "".
+func TestRecordRevision(t *testing.T) {
+	t.Parallel()
+	const rev = "4f2b9b6e0d4c3a2a1f8c7e6d5b4a39281706f5e4"
+	rec, err := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123", RecordInfo{Revision: rev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadRecorded(rec); err != nil || got.Revision != rev {
+		t.Errorf("ReadRecorded().Revision = %q, %v; want %q", got.Revision, err, rev)
+	}
+	if _, key, err := ReadRecord(rec); err != nil || key != "abc123" {
+		t.Errorf("ReadRecord = %q, %v", key, err)
+	}
+	old, _ := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123", RecordInfo{})
+	if got, err := ReadRecorded(old); err != nil || got.Revision != "" {
+		t.Errorf("ReadRecorded(a record without one).Revision = %q, %v", got.Revision, err)
+	}
+	if _, err := ReadRecorded([]byte("{")); err == nil {
+		t.Error("ReadRecorded(junk) succeeded")
 	}
 }

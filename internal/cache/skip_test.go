@@ -54,7 +54,7 @@ func mustSkipKey(t *testing.T, in SkipInput, workers int) string {
 	if err != nil {
 		t.Fatalf("skipKey: %v", err)
 	}
-	return k
+	return k.Key
 }
 
 // TestSkipKeyDeterministic proves the key depends on neither the order the
@@ -163,6 +163,16 @@ func TestSkipKeyChanges(t *testing.T) {
 			in.Labels = map[string]string{"org.opencontainers.image.source": "https://github.com/org/app"}
 		}, moves: true},
 		{name: "salt", change: func(in *SkipInput) { in.Salt = "rebuild" }, moves: true},
+		{name: "network", change: func(in *SkipInput) { in.Network = "host" }, moves: true},
+		{name: "frontend", change: func(in *SkipInput) { in.Frontend = "docker/dockerfile:1" }, moves: true},
+		{name: "frontend moved", change: func(in *SkipInput) {
+			in.Frontend, in.FrontendDigest = "docker/dockerfile:1", "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+		}, moves: true},
+		{name: "image in COPY --from moved", change: func(in *SkipInput) {
+			in.Bases = map[string]string{"sdk": in.Bases["sdk"], "tools:1": "sha256:2222222222222222222222222222222222222222222222222222222222222222"}
+		}, moves: true},
+		{name: "network and frontend boundary", change: func(in *SkipInput) { in.Network, in.Frontend = "hos", "tdocker/dockerfile:1" }, moves: true},
+		{name: "context directory on disk", change: func(in *SkipInput) { in.Dir = "/elsewhere" }, moves: false},
 		{name: "base image moved", change: func(in *SkipInput) {
 			in.Bases = map[string]string{"sdk": "sha256:0000000000000000000000000000000000000000000000000000000000000000"}
 		}, moves: true},
@@ -316,6 +326,7 @@ func TestSkipKeyReadError(t *testing.T) {
 var skipKeyGolden = map[string]string{
 	"msb-skip-key/v1": "d21c996db040bffdc48def44a3e72699c5e59ea931eeb242b0a3477f92da2601",
 	"msb-skip-key/v2": "19a285e44a55b51b4895fe3b29e561f0ab59b0147d269a245b7364c1ec7131af",
+	"msb-skip-key/v3": "aae110f7eb83e35d7a908becf3a89cea2da09633091f0b936f62e9aac1f72f08",
 }
 
 // TestSkipKeyGolden proves the encoding does not drift by accident.

@@ -37,6 +37,9 @@ type Stage struct {
 	// stage reads files from (COPY --from, RUN --mount=from=). Images named in
 	// --from are not stages and are left out.
 	CopiesFrom []int
+	// Images holds, in file order and once each, the images this stage
+	// reads files from: a --from of COPY or RUN --mount that names no stage.
+	Images []string
 	// Args holds the names of the ARGs declared in this stage, in order.
 	Args []string
 }
@@ -267,6 +270,8 @@ func (d *Dockerfile) resolveCopies(i int, cmds []instructions.Command, escape ru
 			}
 			if j >= 0 {
 				s.CopiesFrom = appendUnique(s.CopiesFrom, j)
+			} else {
+				s.Images = appendUnique(s.Images, c.From)
 			}
 		case *instructions.RunCommand:
 			for _, m := range instructions.GetMounts(c) {
@@ -279,6 +284,8 @@ func (d *Dockerfile) resolveCopies(i int, cmds []instructions.Command, escape ru
 				}
 				if j >= 0 {
 					s.CopiesFrom = appendUnique(s.CopiesFrom, j)
+				} else {
+					s.Images = appendUnique(s.Images, m.From)
 				}
 			}
 		}

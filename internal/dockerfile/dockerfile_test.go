@@ -122,7 +122,9 @@ COPY --from=tools /sbin/apk /sbin/
 `,
 		want: []Stage{
 			{Index: 0, Name: "tools", Base: "alpine", Line: 1, EndLine: 1, Parent: -1},
-			{Index: 1, Name: "final", Base: "debian:12", Line: 2, EndLine: 7, Parent: -1, CopiesFrom: []int{0}},
+			{Index: 1, Name: "final", Base: "debian:12", Line: 2, EndLine: 7, Parent: -1, CopiesFrom: []int{0}, Images: []string{
+				"nginx:1.27", "busybox", "ghcr.io/org/tool@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "docker/buildx-bin",
+			}},
 		},
 	}, {
 		name: "global args expand in FROM",

@@ -84,6 +84,7 @@ type Result struct {
 	CacheKey              string
 	CacheHit              bool
 	Skipped               bool
+	BuiltFrom             string // on a skip, the commit that built the image tagged; "" when unknown
 	Target                string // the target stage, as named in messages
 	BuildStage            string // "" when there is none
 	Timings               []Timing
@@ -216,6 +217,7 @@ type run struct {
 	pushed         pushedImage
 	tags           []string // references attached
 	skipped        bool
+	builtFrom      string // the revision that built a skipped image
 
 	bg      background
 	timings []Timing
@@ -233,6 +235,9 @@ func (r *run) result() Result {
 		CacheHit:              r.cacheHit,
 		Skipped:               r.skipped,
 		Timings:               append(r.timings, r.bg.timings...),
+	}
+	if r.skipped {
+		res.BuiltFrom = r.builtFrom
 	}
 	if r.plan.target != nil {
 		res.Target = r.plan.target.Ref()

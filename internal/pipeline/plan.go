@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/docker/go-units"
+
 	"github.com/org/ms-build-action/internal/buildcontext"
 	"github.com/org/ms-build-action/internal/cache"
 	"github.com/org/ms-build-action/internal/dockerfile"
@@ -185,9 +187,13 @@ func (r *run) key(ctx context.Context) error {
 	if bs == nil {
 		return nil
 	}
+	// What the restore sees; nothing when that is the whole context or
+	// cannot be told, and the whole context's dependency files count.
+	sources, _ := r.plan.df.RestoreSources(bs)
 	k, err := cache.DependencyKey(cache.DependencyInput{
 		FS:          r.plan.bctx.FS(),
 		Files:       r.in.CacheKeyFiles,
+		Sources:     sources,
 		StageSource: r.plan.df.Source(bs),
 		BuildArgs:   r.visibleArgs(bs),
 		Platform:    platform,
@@ -205,7 +211,14 @@ func (r *run) key(ctx context.Context) error {
 		r.Log.Note(Note{Level: Notice, Title: "cache",
 			Message: "no dependency file was found in the build context, so the cache key covers only the build stage's Dockerfile text: set cache-key-files to the files your restore step reads"})
 	} else {
-		r.Log.Infof("Cache key %s from %d dependency files (%s)", k.Short(), len(k.Files), summarize(k.Files))
+		files := "dependency files"
+		if len(k.Files) == 1 {
+			files = "dependency file"
+		}
+		if k.Restore {
+			files += " the build stage's restore sees"
+		}
+		r.Log.Infof("Cache key %s from %d %s (%s)", k.Short(), len(k.Files), files, summarize(k.Files))
 	}
 	if copyLine, runLine, ok := r.plan.df.WholeContextCopy(bs); ok {
 		eco := ""
@@ -267,7 +280,9 @@ func closure(df *dockerfile.Dockerfile, s *dockerfile.Stage) []*dockerfile.Stage
 	return out
 }
 
-// commitLabels are the OCI labels the commit decides.
+// commitLabels are the OCI labels the commit decides. They are not in the
+// skip key: a later commit with the same inputs gets its tags attached to
+// the image an earlier one built, which keeps naming that commit.
 func (r *run) commitLabels() map[string]string {
 	l := map[string]string{}
 	if r.in.Commit.SourceURL != "" {
@@ -277,4 +292,90 @@ func (r *run) commitLabels() map[string]string {
 		l["org.opencontainers.image.revision"] = r.in.Commit.SHA
 	}
 	return l
+}
+
+// skipInput assembles the skip key's input: everything that decides the
+// image but the context's files. It returns false, having said why, when
+// the build reads something no key can pin: an image that cannot be
+// resolved, or a URL an ADD fetches without --checksum.
+func (r *run) skipInput(ctx context.Context) (cache.SkipInput, bool, error) {
+	in := cache.SkipInput{
+		FS:         r.plan.bctx.FS(),
+		Dir:        r.in.Context,
+		Dockerfile: r.plan.bctx.Dockerfile(),
+		BuildArgs:  r.in.BuildArgs,
+		Target:     r.plan.target.Ref(),
+		Platform:   r.plan.platform,
+		Network:    r.in.Network,
+		Salt:       r.in.CacheSalt,
+		Bases:      map[string]string{},
+	}
+	off := func(line int, msg string) {
+		r.Log.Note(Note{Level: Notice, Title: "skip check off", File: r.plan.dockerfilePath, Line: line, Message: msg + ": building without looking for an identical image"})
+	}
+	stages := closure(r.plan.df, r.plan.target)
+	for _, s := range stages {
+		for _, rm := range r.plan.df.Remotes(s) {
+			if rm.Checksum == "" {
+				off(rm.Line, fmt.Sprintf("ADD %s fetches whatever it serves at build time, which no key can pin; give ADD --checksum=sha256:<digest> to pin it and let identical builds skip", rm.Source))
+				return in, false, nil
+			}
+		}
+	}
+	regs := r.registries()
+	resolve := func(ref string) (string, bool, error) {
+		id, err := r.resolveBase(ctx, regs, ref)
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", false, err
+			}
+			off(0, err.Error())
+			return "", false, nil
+		}
+		return id, true, nil
+	}
+	if ref, ok := r.plan.df.Syntax(); ok {
+		id, ok, err := resolve(ref)
+		if !ok {
+			return in, false, err
+		}
+		in.Frontend, in.FrontendDigest = ref, id
+	}
+	for _, s := range stages {
+		refs := slices.Clone(s.Images)
+		if s.Parent < 0 && s.Base != "scratch" {
+			refs = append(refs, s.Base)
+		}
+		for _, ref := range refs {
+			if in.Bases[ref] != "" {
+				continue
+			}
+			id, ok, err := resolve(ref)
+			if !ok {
+				return in, false, err
+			}
+			in.Bases[ref] = id
+		}
+	}
+	return in, true, nil
+}
+
+// noteGit says, of each .git in the context, what it costs and how the skip
+// key counts it.
+func (r *run) noteGit(git []cache.GitEntry) {
+	for _, g := range git {
+		size := units.HumanSize(float64(g.Size))
+		msg := fmt.Sprintf("the build context holds %s (%s), which every build sends to the builder; the skip key counts it as the commit it holds (%s), not its bytes. Add .git to .dockerignore unless a build step reads it.", g.Path, size, shortID(g.Commit))
+		if g.Commit == "" {
+			msg = fmt.Sprintf("the build context holds %s (%s), whose HEAD names no commit that could be read, so its bytes are in the skip key and a new clone never skips. Add .git to .dockerignore unless a build step reads it.", g.Path, size)
+		}
+		r.Log.Note(Note{Level: Notice, Title: ".git in the build context", Message: msg})
+	}
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }

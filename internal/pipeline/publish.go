@@ -314,42 +314,26 @@ func hostOf(ref string) string {
 	return host
 }
 
-// skipKey hashes everything that decides the image. A base image that
-// cannot be resolved turns the skip check off for this run (the build goes
-// on): an unresolved base could have moved.
+// skipKey hashes everything that decides the image. An image the build
+// reads that cannot be resolved, or an ADD of a URL without --checksum,
+// turns the skip check off for this run (the build goes on): what they
+// stand for could have moved.
 func (r *run) skipKey(ctx context.Context) error {
 	if !r.caching() {
 		return nil
 	}
-	regs := r.registries()
-	bases := map[string]string{}
-	for _, s := range closure(r.plan.df, r.plan.target) {
-		if s.Parent >= 0 || s.Base == "scratch" || bases[s.Base] != "" {
-			continue
-		}
-		id, err := r.resolveBase(ctx, regs, s.Base)
-		if err != nil {
-			if ctx.Err() != nil {
-				return err
-			}
-			r.Log.Note(Note{Level: Notice, Title: "skip check off", Message: fmt.Sprintf("%v: building without looking for an identical image", err)})
-			return nil
-		}
-		bases[s.Base] = id
+	in, ok, err := r.skipInput(ctx)
+	if !ok || err != nil {
+		return err
 	}
 	return r.timed("skip key", func() error {
-		key, err := cache.SkipKey(ctx, cache.SkipInput{
-			FS:         r.plan.bctx.FS(),
-			Dockerfile: r.plan.bctx.Dockerfile(),
-			BuildArgs:  r.in.BuildArgs,
-			Target:     r.plan.target.Ref(),
-			Platform:   r.plan.platform,
-			Labels:     r.commitLabels(),
-			Bases:      bases,
-			Salt:       r.in.CacheSalt,
-		})
-		r.skipK = key
-		return err
+		s, err := cache.ComputeSkip(ctx, in)
+		if err != nil {
+			return err
+		}
+		r.skipK = s.Key
+		r.noteGit(s.Git)
+		return nil
 	})
 }
 
@@ -420,6 +404,7 @@ func (r *run) skip(ctx context.Context) (bool, error) {
 	if err != nil || rd.SkipKey != r.skipK {
 		return false, nil
 	}
+	r.builtFrom = rd.Revision
 	img, err := r.recorded(ctx, rd)
 	if err != nil {
 		// The image the record marks is gone: build it again.
@@ -579,7 +564,7 @@ func (r *run) record(ctx context.Context) {
 	if r.skipK == "" || !r.in.CacheWrite {
 		return
 	}
-	body, err := cache.NewRecordAt(r.pushed.manifest.Body, r.pushed.manifest.MediaType, r.skipK, hostOf(r.repo.ref))
+	body, err := cache.NewRecord(r.pushed.manifest.Body, r.pushed.manifest.MediaType, r.skipK, cache.RecordInfo{Registry: hostOf(r.repo.ref), Revision: r.in.Commit.SHA})
 	if err != nil {
 		r.warn("%v", err)
 		return
