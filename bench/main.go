@@ -258,8 +258,14 @@ func (m msbuild) build(ctx context.Context, w *workspace, repo, tag string) erro
 	cmd.Dir = w.dir
 	meta := filepath.Join(m.b.tmp, "gh")
 	os.MkdirAll(meta, 0o755)
+	// The event names the default branch, as GitHub's does: a run on it is
+	// trusted to write the caches the next runs read.
+	event := filepath.Join(meta, "event.json")
+	if err := os.WriteFile(event, []byte(`{"repository":{"default_branch":"main"}}`), 0o644); err != nil {
+		return err
+	}
 	cmd.Env = append(slices.Clone(m.b.baseEnv),
-		"GITHUB_ACTIONS=true", "GITHUB_REF=refs/heads/main", "GITHUB_REF_TYPE=branch",
+		"GITHUB_ACTIONS=true", "GITHUB_REF=refs/heads/main", "GITHUB_REF_TYPE=branch", "GITHUB_EVENT_PATH="+event,
 		"GITHUB_SHA=0123456789abcdef0123456789abcdef01234567", "GITHUB_WORKSPACE="+w.dir,
 		"GITHUB_OUTPUT="+filepath.Join(meta, "output"), "GITHUB_STEP_SUMMARY="+filepath.Join(meta, "summary"),
 		"INPUT_REPOSITORY="+repo, "INPUT_TAGS="+tag, "INPUT_NETWORK=none",
