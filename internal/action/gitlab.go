@@ -40,7 +40,7 @@ func (r *GitLabReporter) Mask(secret string) { r.m.add(secret) }
 func (r *GitLabReporter) Infof(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fmt.Fprintf(r.w, format+"\n", args...)
+	fmt.Fprintf(r.w, format+"\n", escapeArgs(args, r.m.redact, oneLine)...)
 }
 
 // Annotate prints the message with its place; errors and warnings in
@@ -49,7 +49,7 @@ func (r *GitLabReporter) Annotate(a Annotation) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	color := map[Level]string{Notice: "\x1b[36m", Warning: "\x1b[33m", Error: "\x1b[31;1m"}[a.Level]
-	fmt.Fprintf(r.w, "%s%s\x1b[0m\n", color, plainAnnotation(a))
+	fmt.Fprintf(r.w, "%s%s\x1b[0m\n", color, plainAnnotation(a, r.m.redact))
 }
 
 // Section folds the body in a collapsed section of the job log.
@@ -58,8 +58,8 @@ func (r *GitLabReporter) Section(title string, body []byte) {
 	defer r.mu.Unlock()
 	r.sections++
 	name := fmt.Sprintf("msb_step_%d", r.sections)
-	fmt.Fprintf(r.w, "\x1b[0Ksection_start:%d:%s[collapsed=true]\r\x1b[0K%s\n", r.now().Unix(), name, title)
-	writeIndented(r.w, body, "")
+	fmt.Fprintf(r.w, "\x1b[0Ksection_start:%d:%s[collapsed=true]\r\x1b[0K%s\n", r.now().Unix(), name, oneLine(r.m.redact(title)))
+	writeLog(r.w, body, "")
 	fmt.Fprintf(r.w, "\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", r.now().Unix(), name)
 }
 
@@ -79,7 +79,7 @@ func (r *GitLabReporter) Outputs(o Outputs) error {
 	if err := os.WriteFile(r.dotenv, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("writing the dotenv report: %w", err)
 	}
-	fmt.Fprintf(r.w, "Wrote the outputs to %s (artifacts:reports:dotenv)\n", r.dotenv)
+	fmt.Fprintf(r.w, "Wrote the outputs to %s (artifacts:reports:dotenv)\n", oneLine(r.dotenv))
 	return nil
 }
 
@@ -88,7 +88,7 @@ func (r *GitLabReporter) Summary(s Summary) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	name := "msb_summary"
-	fmt.Fprintf(r.w, "\x1b[0Ksection_start:%d:%s\r\x1b[0Kms-build summary\n%s", r.now().Unix(), name, r.m.redact(s.Text(true)))
+	fmt.Fprintf(r.w, "\x1b[0Ksection_start:%d:%s\r\x1b[0Kms-build summary\n%s", r.now().Unix(), name, escapeText(true)(r.m.redact(s.Text(true))))
 	fmt.Fprintf(r.w, "\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", r.now().Unix(), name)
 	return nil
 }

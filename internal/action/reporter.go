@@ -1,7 +1,6 @@
 package action
 
 import (
-	"bytes"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -117,16 +116,20 @@ func (p *Plain) Mask(secret string) { p.m.add(secret) }
 func (p *Plain) Infof(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.stderr, format+"\n", args...)
+	fmt.Fprintf(p.stderr, format+"\n", escapeArgs(args, p.m.redact, oneLine)...)
 }
 
 func (p *Plain) Annotate(a Annotation) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintln(p.stderr, plainAnnotation(a))
+	fmt.Fprintln(p.stderr, plainAnnotation(a, p.m.redact))
 }
 
-func plainAnnotation(a Annotation) string {
+// plainAnnotation renders an annotation as one line (more when the message
+// has several), every field redacted and escaped.
+func plainAnnotation(a Annotation, redact escapeFunc) string {
+	a.Title, a.File = oneLine(redact(a.Title)), oneLine(redact(a.File))
+	a.Message = escapeText(true)(redact(a.Message))
 	var b strings.Builder
 	b.WriteString(a.Level.String())
 	if a.File != "" {
@@ -146,14 +149,8 @@ func plainAnnotation(a Annotation) string {
 func (p *Plain) Section(title string, body []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintln(p.stderr, title)
-	writeIndented(p.stderr, body, "  ")
-}
-
-func writeIndented(w io.Writer, body []byte, indent string) {
-	for line := range bytes.Lines(body) {
-		fmt.Fprintf(w, "%s%s\n", indent, bytes.TrimRight(line, "\r\n"))
-	}
+	fmt.Fprintln(p.stderr, oneLine(p.m.redact(title)))
+	writeLog(p.stderr, body, "  ")
 }
 
 func (p *Plain) Outputs(o Outputs) error {
@@ -170,7 +167,7 @@ func (p *Plain) Outputs(o Outputs) error {
 func (p *Plain) Summary(s Summary) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, err := io.WriteString(p.stderr, s.Text(false))
+	_, err := io.WriteString(p.stderr, escapeText(true)(p.m.redact(s.Text(false))))
 	return err
 }
 
@@ -210,31 +207,37 @@ func (r *GitHubReporter) Mask(secret string) {
 func (r *GitHubReporter) Infof(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_ = guard(func() { r.gh.Infof(format, args...) })
+	line := fmt.Sprintf(format, escapeArgs(args, r.m.redact, escapeGitHubData)...)
+	_, _ = io.WriteString(r.w, gitHubLine(line)+"\n")
 }
 
 func (r *GitHubReporter) Annotate(a Annotation) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// go-githubactions escapes the message and the properties as workflow
+	// commands need (% \r \n, and : , in properties); the other control
+	// characters are ours to escape.
+	field, msg := escapeControls(false), escapeControls(true)
 	fields := githubactions.CommandProperties{}
 	if a.Title != "" {
-		fields["title"] = a.Title
+		fields["title"] = field(r.m.redact(a.Title))
 	}
 	if a.File != "" {
-		fields["file"] = a.File
+		fields["file"] = field(r.m.redact(a.File))
 		if a.Line > 0 {
 			fields["line"] = fmt.Sprint(a.Line)
 		}
 	}
 	gh := r.gh.WithFieldsMap(fields)
 	_ = guard(func() {
+		m := msg(r.m.redact(a.Message))
 		switch a.Level {
 		case Error:
-			gh.Errorf("%s", a.Message)
+			gh.Errorf("%s", m)
 		case Warning:
-			gh.Warningf("%s", a.Message)
+			gh.Warningf("%s", m)
 		default:
-			gh.Noticef("%s", a.Message)
+			gh.Noticef("%s", m)
 		}
 	})
 }
@@ -247,9 +250,9 @@ func (r *GitHubReporter) Section(title string, body []byte) {
 	defer r.mu.Unlock()
 	token := rand.Text()
 	_ = guard(func() {
-		r.gh.Group(title)
+		r.gh.Group(escapeControls(false)(r.m.redact(title)))
 		r.gh.IssueCommand(&githubactions.Command{Name: "stop-commands", Message: token})
-		writeIndented(r.w, body, "")
+		writeLog(r.w, body, "")
 		r.gh.IssueCommand(&githubactions.Command{Name: token})
 		r.gh.EndGroup()
 	})
