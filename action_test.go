@@ -26,8 +26,10 @@ func TestActionYAML(t *testing.T) {
 		Runs    struct {
 			Using string
 			Steps []struct {
-				ID  string
-				Env map[string]string
+				ID    string
+				Shell string
+				Run   string
+				Env   map[string]string
 			}
 		}
 	}
@@ -64,12 +66,26 @@ func TestActionYAML(t *testing.T) {
 	}
 	var env map[string]string
 	for _, s := range doc.Runs.Steps {
+		// An expression inside run: is pasted into the script before the
+		// shell reads it: a value with a quote (an action ref such as
+		// x"$(id)") would run. Values go through env.
+		for field, v := range map[string]string{"run": s.Run, "shell": s.Shell} {
+			if strings.Contains(v, "${{") {
+				t.Errorf("step %s: %s holds an expression, %q: pass the value through env", s.ID, field, v)
+			}
+		}
 		if s.ID == "build" {
 			env = s.Env
+			if got, want := s.Run, `"$MSB_BINARY"`; got != want {
+				t.Errorf("step build: run = %q, want %q", got, want)
+			}
 		}
 	}
+	if got, want := env["MSB_BINARY"], "${{ steps.binary.outputs.path }}"; got != want {
+		t.Errorf("step build: env MSB_BINARY = %q, want %q", got, want)
+	}
 	for _, s := range action.Specs {
-		k := strings.ReplaceAll(action.EnvName(s.Name), "-", "_")
+		k := action.EnvName(s.Name)
 		if got, want := env[k], "${{ inputs."+s.Name+" }}"; got != want {
 			t.Errorf("step build: env %s = %q, want %q", k, got, want)
 		}
