@@ -98,7 +98,7 @@ func TestGitLabComponentInputs(t *testing.T) {
 				// Every input reaches ms-build as INPUT_<NAME> (as GitLab can
 				// only name a variable with _), not re-read by a shell or
 				// expanded: a "$" in a value stays as it is.
-				k := strings.ReplaceAll(action.EnvName(name), "-", "_")
+				k := action.EnvName(name)
 				vr := body.variable(k)
 				if vr.Value != "$[[ inputs."+name+" ]]" || vr.Expand == nil || *vr.Expand {
 					t.Errorf("job variable %s = {value: %q, expand: %v}, want {value: %q, expand: false}", k, vr.Value, deref(vr.Expand), "$[[ inputs."+name+" ]]")

@@ -173,7 +173,11 @@ func parseCommandLine(args []string, getenv func(string) string, ci action.CI, s
 	default:
 		return nil, &usageError{msg: fmt.Sprintf("unknown command %q: ms-build takes flags, or 'version'", fs.Arg(0))}
 	}
-	return action.Parse(action.Merge(action.FromEnv(getenv), flags()), action.Environment{Getenv: getenv, CI: ci})
+	env, err := action.FromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return action.Parse(action.Merge(env, flags()), action.Environment{Getenv: getenv, CI: ci})
 }
 
 // report publishes the run's outputs and summary. A failed run reports its

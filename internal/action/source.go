@@ -2,28 +2,51 @@ package action
 
 import (
 	"flag"
+	"fmt"
 	"maps"
 	"strings"
 )
 
 // EnvName is the environment variable an input is read from: INPUT_ and the
-// name in upper case, hyphens kept, as GitHub Actions and act set it.
-func EnvName(input string) string { return "INPUT_" + strings.ToUpper(input) }
+// name in upper case, - as _ (INPUT_CACHE_KEY_FILES), as action.yml and the
+// GitLab component set it.
+func EnvName(input string) string {
+	return "INPUT_" + strings.ToUpper(strings.ReplaceAll(input, "-", "_"))
+}
 
-// FromEnv reads every input that is set in the environment, as INPUT_<NAME>
-// or, for shells that cannot export a hyphen, with underscores
-// (INPUT_CACHE_KEY_FILES).
-func FromEnv(getenv func(string) string) map[string]string {
+// hyphenatedEnvName is the second form, hyphens kept
+// (INPUT_CACHE-KEY-FILES), as act sets it beside ours and as an earlier step
+// of a job can write it to GITHUB_ENV.
+func hyphenatedEnvName(input string) string { return "INPUT_" + strings.ToUpper(input) }
+
+// FromEnv reads every input that is set in the environment as EnvName. The
+// hyphenated form is never preferred: on GitHub (GITHUB_ACTIONS=true) it is
+// not read at all, since action.yml sets every input's EnvName itself, and
+// one that differs from it is an error, as it is anywhere else; outside
+// GitHub it is read when EnvName is empty (a shell that cannot export a
+// hyphen cannot have set EnvName either).
+func FromEnv(getenv func(string) string) (map[string]string, error) {
+	onGitHub := getenv("GITHUB_ACTIONS") == "true"
 	raw := map[string]string{}
 	for _, s := range Specs {
-		for _, k := range []string{EnvName(s.Name), strings.ReplaceAll(EnvName(s.Name), "-", "_")} {
-			if v := getenv(k); v != "" {
-				raw[s.Name] = v
-				break
+		k := EnvName(s.Name)
+		v := getenv(k)
+		if h := hyphenatedEnvName(s.Name); h != k {
+			switch hv := getenv(h); {
+			case hv == "" || hv == v:
+			case v == "" && !onGitHub:
+				v = hv
+			case onGitHub:
+				return nil, fmt.Errorf("input %s: %s is set and differs from %s, which action.yml sets: an earlier step may have written it to GITHUB_ENV; remove it from the job's environment", s.Name, h, k)
+			default:
+				return nil, fmt.Errorf("input %s: %s and %s are both set, to different values: set only %s", s.Name, h, k, k)
 			}
 		}
+		if v != "" {
+			raw[s.Name] = v
+		}
 	}
-	return raw
+	return raw, nil
 }
 
 // Flags defines one flag per input on fs; boolean inputs may be given bare
