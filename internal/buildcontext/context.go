@@ -631,3 +631,25 @@ func (d *dirFile) ReadDir(n int) ([]fs.DirEntry, error) {
 	d.off += n
 	return dirEntries(rest[:n]), nil
 }
+
+// DockerfileFiles is what a BuildKit session shares under "dockerfile": the
+// Dockerfile's directory filtered down to the Dockerfile and the ignore files
+// a frontend looks for beside it (<Dockerfile>.dockerignore, .dockerignore).
+// A "# syntax=" frontend can read anything in that share, and the directory
+// may hold files the ignore file keeps out of the context (.git/config, with
+// the token actions/checkout leaves there): none of them is in it.
+func (c *Context) DockerfileFiles() (fsutil.FS, error) {
+	dir, name := filepath.Split(c.dfPath)
+	base, err := fsutil.NewFS(dir)
+	if err != nil {
+		return nil, err // the caller says what it was opening
+	}
+	only := []string{escapePattern(name), escapePattern(name + ".dockerignore"), ".dockerignore"}
+	return fsutil.NewFilterFS(base, &fsutil.FilterOpt{
+		IncludePatterns: only,
+		Map: func(_ string, st *fstypes.Stat) fsutil.MapResult {
+			st.Uid, st.Gid = 0, 0
+			return fsutil.MapResultKeep
+		},
+	})
+}

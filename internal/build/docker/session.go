@@ -12,7 +12,6 @@ import (
 
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/filesync"
-	"github.com/tonistiigi/fsutil"
 
 	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/buildcontext"
@@ -49,7 +48,7 @@ func (e *Engine) startSession(ctx context.Context, c *buildcontext.Context, atta
 	if err != nil {
 		return nil, fmt.Errorf("starting a build session: %w", err)
 	}
-	dfFS, err := fsutil.NewFS(filepath.Dir(c.DockerfilePath()))
+	dfFS, err := c.DockerfileFiles()
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("opening the Dockerfile's directory: %w", err)
