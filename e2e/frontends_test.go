@@ -123,7 +123,7 @@ jobs:
     steps:
       - uses: actions/checkout@v4
       - id: msb
-        uses: ./
+        uses: "org/ms-build-action@HOSTILE_REF"
         with:
           repository: acme/act
           context: app
@@ -174,10 +174,11 @@ type actEvent struct {
 	Step       string `json:"step"`
 }
 
-func runAct(t *testing.T, act, dir, workflow string, e *testenv.ECR) (events []actEvent, code int) {
+func runAct(t *testing.T, act, dir, workflow string, e *testenv.ECR, extra ...string) (events []actEvent, code int) {
 	t.Helper()
 	args := []string{"workflow_dispatch", "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
 		"--pull=false", "--action-offline-mode", "--no-cache-server", "--json"}
+	args = append(args, extra...)
 	for _, kv := range e.Env() {
 		args = append(args, "--env", kv)
 	}
@@ -228,21 +229,34 @@ func logged(events []actEvent, s string) bool {
 	return false
 }
 
-// TestAct runs the action with real act on the host, as a workflow uses it
-// (uses: ./), against the engine, the registry and the ECR endpoint: a
-// later step asserts the outputs, and the job succeeds. A second workflow
-// gives a bad input: the job fails with the input's message.
+// TestAct runs the action with real act on the host, as a workflow uses it,
+// against the engine, the registry and the ECR endpoint: a later step
+// asserts the outputs, and the job succeeds. The first workflow uses it as
+// org/ms-build-action@<ref> (act maps that to this checkout) with a ref
+// that holds quotes and command substitutions, as github.action_ref can: it
+// reaches action.yml's steps and the binary's path, and must never run. A
+// second workflow (uses: ./) gives a bad input: the job fails with the
+// input's message.
 func TestAct(t *testing.T) {
 	act := tool(t, "act", "MSB_REQUIRE_ACT")
 	docker := testenv.Docker(t)
 	testenv.BaseImages(t, docker)
 	e := testenv.StartECR(t, testenv.GGCR)
+	pwned := filepath.Join(t.TempDir(), "pwned")
+	ref := `x"$(touch ` + pwned + `)"'$(touch ` + pwned + `)'`
 	dir := project(t, map[string]string{
-		".github/workflows/e2e.yml":       actWorkflow,
+		".github/workflows/e2e.yml":       strings.ReplaceAll(actWorkflow, "HOSTILE_REF", strings.ReplaceAll(ref, `"`, `\"`)),
 		".github/workflows/bad-input.yml": actBadInputWorkflow,
 	})
 
-	events, code := runAct(t, act, dir, ".github/workflows/e2e.yml", e)
+	events, code := runAct(t, act, dir, ".github/workflows/e2e.yml", e,
+		"--local-repository", "org/ms-build-action@"+ref+"="+dir)
+	if _, err := os.Stat(pwned); err == nil {
+		t.Errorf("the action ref %s ran as shell code: %s exists", ref, pwned)
+	}
+	if !logged(events, "LocalRepositoryCache matched") {
+		t.Errorf("act did not take the action from the checkout at the ref %s: the ref was not exercised", ref)
+	}
 	if code != 0 || jobResult(events) != "success" {
 		t.Fatalf("act: exit code %d, job result %q; want 0 and success", code, jobResult(events))
 	}
@@ -273,6 +287,7 @@ include:
       network: none
       tags: gl-1, gl-stable
       docker-host: DOCKER_HOST_VALUE
+      docker-cert-path: ""
       services: []
 verify:
   stage: verify
