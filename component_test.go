@@ -22,11 +22,12 @@ import (
 // they shape the job that runs ms-build, which on GitHub the workflow itself
 // (runs-on, the step) decides, and on a laptop the person typing.
 var componentOnly = map[string]string{
-	"job-name":    "the job's name, so that a pipeline can include the component twice",
-	"stage":       "the pipeline stage the job runs in",
-	"image":       "the image the job runs in: GitLab runs a component's job in a container",
-	"docker-host": "the engine the job talks to: GitLab jobs get one as a service, not on the host",
-	"services":    "the docker:dind service that is that engine, or [] when the runner gives a socket",
+	"job-name":         "the job's name, so that a pipeline can include the component twice",
+	"stage":            "the pipeline stage the job runs in",
+	"image":            "the image the job runs in: GitLab runs a component's job in a container",
+	"docker-host":      "the engine the job talks to: GitLab jobs get one as a service, not on the host",
+	"docker-cert-path": "the client certificates for that engine's TLS, or \"\" for a socket",
+	"services":         "the docker:dind service that is that engine, or [] when the runner gives a socket",
 }
 
 // TestGitLabComponentInputs keeps every GitLab component (templates/*.yml)
@@ -206,4 +207,51 @@ func deref(b *bool) any {
 		return "unset"
 	}
 	return *b
+}
+
+// TestGitLabComponentDind: the job talks to its docker:dind service over
+// TLS (the ECR password goes to the engine), and takes no artifacts of
+// earlier jobs, whose dotenv reports would set its variables.
+func TestGitLabComponentDind(t *testing.T) {
+	t.Parallel()
+	spec, body := readComponent(t, "templates/ms-build.yml")
+	for k, want := range map[string]string{
+		"DOCKER_TLS_CERTDIR": "/certs",
+		"DOCKER_TLS_VERIFY":  "1",
+		"DOCKER_CERT_PATH":   "$[[ inputs.docker-cert-path ]]",
+		"DOCKER_HOST":        "$[[ inputs.docker-host ]]",
+	} {
+		if got := body.variable(k).Value; got != want {
+			t.Errorf("job variable %s = %q, want %q", k, got, want)
+		}
+	}
+	var inputs map[string]*struct{ Default yaml.Node }
+	if err := spec.Spec.Inputs.Decode(&inputs); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := inputs["docker-host"].Default.Value, "tcp://docker:2376"; got != want {
+		t.Errorf("docker-host defaults to %q, want the TLS port, %q", got, want)
+	}
+	if got, want := inputs["docker-cert-path"].Default.Value, "/certs/client"; got != want {
+		t.Errorf("docker-cert-path defaults to %q, want %q", got, want)
+	}
+	var services []struct {
+		Name, Alias string
+		Variables   map[string]string
+	}
+	if err := inputs["services"].Default.Decode(&services); err != nil || len(services) != 1 {
+		t.Fatalf("services default = %v (%v), want one dind service", services, err)
+	}
+	if s := services[0]; !strings.Contains(s.Name, "dind") || s.Alias != "docker" || s.Variables["DOCKER_TLS_CERTDIR"] != "/certs" {
+		t.Errorf("the default service = %+v, want docker:*-dind as docker with DOCKER_TLS_CERTDIR=/certs", s)
+	}
+	var jobs map[string]struct{ Dependencies *[]string }
+	if err := yaml.Unmarshal([]byte(body), &jobs); err != nil {
+		t.Fatal(err)
+	}
+	for name, j := range jobs {
+		if j.Dependencies == nil || len(*j.Dependencies) != 0 {
+			t.Errorf("job %s: dependencies = %v, want []", name, j.Dependencies)
+		}
+	}
 }
