@@ -24,7 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/smithy-go"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 
 	"github.com/org/ms-build-action/internal/action"
 	"github.com/org/ms-build-action/internal/build"
@@ -121,7 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 		return err
 	}
 	maskSecrets(in, rep)
-	dc, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	dc, err := client.New(client.FromEnv) // negotiates the API version (daemons from API 1.40)
 	if err != nil {
 		return fmt.Errorf("setting up the Docker client (DOCKER_HOST=%q): %w", getenv("DOCKER_HOST"), err)
 	}

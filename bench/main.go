@@ -39,9 +39,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	cerrdefs "github.com/containerd/errdefs"
-	dockerbuild "github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 
 	"github.com/org/ms-build-action/internal/buildcontext"
 	"github.com/org/ms-build-action/internal/cache"
@@ -87,10 +85,10 @@ func run(ctx context.Context) error {
 	}
 	b := &bench{}
 	var err error
-	if b.docker, err = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation()); err != nil {
+	if b.docker, err = client.New(client.FromEnv); err != nil {
 		return err
 	}
-	if _, err := b.docker.Ping(ctx); err != nil {
+	if _, err := b.docker.Ping(ctx, client.PingOptions{}); err != nil {
 		return fmt.Errorf("no Docker engine answers (%v): run it as scripts/engine exec go run ./bench", err)
 	}
 	for _, img := range []string{"msb-example/golang:1.26", "msb-example/runtime:1"} {
@@ -397,20 +395,20 @@ func (b *bench) ensureRepo(ctx context.Context, repo string) error {
 // freshRunner removes every image but the base images and prunes the build
 // cache: the engine of a new CI runner.
 func freshRunner(ctx context.Context, c *client.Client) error {
-	imgs, err := c.ImageList(ctx, image.ListOptions{All: true})
+	imgs, err := c.ImageList(ctx, client.ImageListOptions{All: true})
 	if err != nil {
 		return err
 	}
-	for _, img := range imgs {
+	for _, img := range imgs.Items {
 		base := slices.ContainsFunc(img.RepoTags, func(t string) bool { return strings.HasPrefix(t, "msb-example/") || strings.HasPrefix(t, "msb-test/") })
 		if base {
 			continue
 		}
-		if _, err := c.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		if _, err := c.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			return err
 		}
 	}
-	_, err = c.BuildCachePrune(ctx, dockerbuild.CachePruneOptions{All: true})
+	_, err = c.BuildCachePrune(ctx, client.BuildCachePruneOptions{All: true})
 	return err
 }
 
@@ -551,7 +549,7 @@ func opensslSHA256(ctx context.Context) (float64, error) {
 }
 
 func engineVersion(ctx context.Context, c *client.Client) string {
-	v, err := c.ServerVersion(ctx)
+	v, err := c.ServerVersion(ctx, client.ServerVersionOptions{})
 	if err != nil {
 		return "?"
 	}

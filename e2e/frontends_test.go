@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -357,9 +358,16 @@ func TestGitLabComponent(t *testing.T) {
 }
 
 // TestActionBinary runs action.yml's first step the way GitHub does for a
-// released ref: it downloads the release's binary and checks it against the
-// release's checksums.txt, refusing one that does not match; for a ref with
+// released ref: it downloads the release's binary, checks it against the
+// release's checksums.txt and verifies its attestation, refusing one that
+// fails either check without falling back to a source build; for a ref with
 // no release it builds from source.
+//
+// gh is a fake on PATH: Debian's gh (2.23) has no `attestation` command, and
+// a real verification needs GitHub's API and Sigstore, out of reach here. It
+// answers as `gh attestation verify` does: exit 0 for a file whose digest was
+// attested (listed in a file the test writes), exit 1 with its error
+// otherwise; it records its arguments so the test checks the signer asked for.
 func TestActionBinary(t *testing.T) {
 	t.Parallel()
 	bin, err := os.ReadFile(binary)
@@ -369,6 +377,9 @@ func TestActionBinary(t *testing.T) {
 	sum := sha256.Sum256(bin)
 	asset := "ms-build_linux_" + runtime.GOARCH
 	checksums := hex.EncodeToString(sum[:]) + "  " + asset + "\n"
+	// v6.6.6: a replaced asset with a matching checksums.txt, not attested.
+	forged := append(slices.Clone(bin), "forged"...)
+	forgedSum := sha256.Sum256(forged)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/org/ms-build-action/releases/download/v1.2.3/" + asset, "/org/ms-build-action/releases/download/v9.9.9/" + asset:
@@ -377,16 +388,41 @@ func TestActionBinary(t *testing.T) {
 			io.WriteString(w, checksums)
 		case "/org/ms-build-action/releases/download/v9.9.9/checksums.txt":
 			io.WriteString(w, strings.Repeat("0", 64)+"  "+asset+"\n")
+		case "/org/ms-build-action/releases/download/v6.6.6/" + asset:
+			w.Write(forged)
+		case "/org/ms-build-action/releases/download/v6.6.6/checksums.txt":
+			io.WriteString(w, hex.EncodeToString(forgedSum[:])+"  "+asset+"\n")
+		case "/org/ms-build-action/releases/download/v5.5.5/" + asset:
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
 		default:
 			http.NotFound(w, r)
 		}
 	}))
 	defer srv.Close()
+
+	ghDir := t.TempDir()
+	attested, ghArgs := filepath.Join(ghDir, "attested"), filepath.Join(ghDir, "args")
+	if err := os.WriteFile(attested, []byte(hex.EncodeToString(sum[:])+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fakeGH := `#!/bin/sh
+echo "$*" >> "` + ghArgs + `"
+[ "$1 $2" = "attestation verify" ] || { echo "fake gh: unexpected command: $*" >&2; exit 2; }
+if grep -qx "$(sha256sum "$3" | cut -d' ' -f1)" "` + attested + `"; then
+	echo "Verification succeeded!"
+	exit 0
+fi
+echo "Error: failed to fetch attestations for subject: no attestations found" >&2
+exit 1
+`
+	if err := os.WriteFile(filepath.Join(ghDir, "gh"), []byte(fakeGH), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	run := func(ref string) (string, string, time.Duration, error) {
 		dir := t.TempDir()
 		out := filepath.Join(dir, "output")
 		cmd := exec.Command("../scripts/action-binary")
-		cmd.Env = append(goEnv(t), "PATH="+os.Getenv("PATH"), "HOME="+dir, "RUNNER_TEMP="+dir, "GITHUB_OUTPUT="+out,
+		cmd.Env = append(goEnv(t), "PATH="+ghDir+string(os.PathListSeparator)+os.Getenv("PATH"), "HOME="+dir, "RUNNER_TEMP="+dir, "GITHUB_OUTPUT="+out,
 			"MSB_ACTION_REF="+ref, "MSB_ACTION_REPOSITORY=org/ms-build-action", "MSB_RELEASE_URL="+srv.URL)
 		start := time.Now()
 		log, err := cmd.CombinedOutput()
@@ -403,11 +439,28 @@ func TestActionBinary(t *testing.T) {
 	if v, err := exec.Command(path, "version").Output(); err != nil || !strings.HasPrefix(string(v), "ms-build ") {
 		t.Errorf("the downloaded binary does not run: %v %q", err, v)
 	}
-	t.Logf("released ref: binary ready in %v (download from loopback and checksum)", took)
+	t.Logf("released ref: binary ready in %v (download from loopback, checksum, attestation)", took)
+	args, _ := os.ReadFile(ghArgs)
+	if want := "--repo org/ms-build-action --signer-workflow org/ms-build-action/.github/workflows/release.yml"; !strings.Contains(string(args), want) {
+		t.Errorf("gh was run as %q, want the release workflow as signer (%s)", args, want)
+	}
 
 	_, log, _, err = run("v9.9.9")
 	if err == nil || !strings.Contains(log, "does not match its checksums.txt") {
 		t.Errorf("a binary that does not match its checksum was accepted: %v\n%s", err, log)
+	}
+
+	// Verification fails: no binary, and no source build instead.
+	got, log, _, err = run("v6.6.6")
+	if err == nil || !strings.Contains(log, "no valid build provenance attestation") || !strings.Contains(log, "no attestations found") ||
+		strings.Contains(log, "from source") || got != "" {
+		t.Errorf("a binary without a valid attestation: %v, output %q, want a failure with no fallback\n%s", err, got, log)
+	}
+
+	// The release host failing is not "no release": no fallback either.
+	got, log, _, err = run("v5.5.5")
+	if err == nil || !strings.Contains(log, "HTTP 503") || strings.Contains(log, "from source") || got != "" {
+		t.Errorf("a release host answering 503: %v, output %q, want a failure with no fallback\n%s", err, got, log)
 	}
 
 	got, log, took, err = run("main")
@@ -418,4 +471,10 @@ func TestActionBinary(t *testing.T) {
 		t.Errorf("the binary built from source does not run: %v %q", err, v)
 	}
 	t.Logf("branch ref: built from source in %v (with this machine's Go build cache)", took)
+
+	// A version with no release (404): built from source.
+	got, log, _, err = run("v7.7.7")
+	if err != nil || !strings.Contains(log, "release v7.7.7 has no "+asset+": building from source") || !strings.HasPrefix(got, "path=") {
+		t.Errorf("a version with no release: %v, output %q, want a source build\n%s", err, got, log)
+	}
 }

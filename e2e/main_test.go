@@ -22,14 +22,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/registry"
-	"github.com/docker/docker/client"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/moby/api/pkg/authconfig"
+	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/client"
 
 	"github.com/org/ms-build-action/internal/testenv"
 )
@@ -427,8 +427,8 @@ func TestPushTwoStage(t *testing.T) {
 func pullAndRun(t *testing.T, docker *client.Client, auth authn.Authenticator, ref, want string) {
 	t.Helper()
 	cfg, _ := auth.Authorization()
-	enc, _ := registry.EncodeAuthConfig(registry.AuthConfig{Username: cfg.Username, Password: cfg.Password})
-	rc, err := docker.ImagePull(context.Background(), ref, image.PullOptions{RegistryAuth: enc})
+	enc, _ := authconfig.Encode(registry.AuthConfig{Username: cfg.Username, Password: cfg.Password})
+	rc, err := docker.ImagePull(context.Background(), ref, client.ImagePullOptions{RegistryAuth: enc})
 	if err != nil {
 		t.Fatalf("pulling %s: %v", ref, err)
 	}

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/client"
 	"github.com/google/go-containerregistry/pkg/authn"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -22,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/moby/moby/client"
 
 	"github.com/org/ms-build-action/internal/testenv"
 )
@@ -258,7 +257,7 @@ func pushImage(t *testing.T, s string, img v1.Image) {
 // pullImage pulls a public image into the engine.
 func pullImage(t *testing.T, docker *client.Client, s string) {
 	t.Helper()
-	rc, err := docker.ImagePull(t.Context(), s, image.PullOptions{})
+	rc, err := docker.ImagePull(t.Context(), s, client.ImagePullOptions{})
 	if err != nil {
 		t.Fatalf("pulling %s: %v", s, err)
 	}
@@ -274,16 +273,16 @@ func pullImage(t *testing.T, docker *client.Client, s string) {
 func cleanupImages(t *testing.T, docker *client.Client, prefixes ...string) {
 	t.Cleanup(func() {
 		ctx := context.Background()
-		imgs, err := docker.ImageList(ctx, image.ListOptions{})
+		imgs, err := docker.ImageList(ctx, client.ImageListOptions{})
 		if err != nil {
 			t.Logf("listing images: %v", err)
 			return
 		}
-		for _, img := range imgs {
+		for _, img := range imgs.Items {
 			for _, tag := range img.RepoTags {
 				for _, p := range prefixes {
 					if strings.HasPrefix(tag, p) {
-						docker.ImageRemove(ctx, tag, image.RemoveOptions{})
+						docker.ImageRemove(ctx, tag, client.ImageRemoveOptions{})
 					}
 				}
 			}

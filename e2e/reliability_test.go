@@ -515,7 +515,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	var image strings.Builder
 	fmt.Fprintf(&image, "%v %v %v", ii.Config.Labels, ii.Config.Env, ii.Config.Cmd)
-	for _, h := range hist {
+	for _, h := range hist.Items {
 		image.WriteString(h.CreatedBy + h.Comment)
 	}
 	for _, s := range secrets {

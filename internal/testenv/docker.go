@@ -17,12 +17,9 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 )
 
 // Docker returns a client for the engine DOCKER_HOST names. Without a
@@ -30,10 +27,10 @@ import (
 // MSB_REQUIRE_DOCKER=1, when it fails.
 func Docker(t testing.TB) *client.Client {
 	t.Helper()
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	c, err := client.New(client.FromEnv) // negotiates the API version
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err = c.Ping(ctx)
+		_, err = c.Ping(ctx, client.PingOptions{})
 		cancel()
 	}
 	if err != nil {
@@ -168,7 +165,7 @@ echo "compiled $1/app"
 			file(SDKMarker, 0o644, bytes.Repeat([]byte("sdk-toolchain "), 300_000))
 		}
 		must(t, tw.Close())
-		rc, err := c.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, img.name, image.ImportOptions{
+		rc, err := c.ImageImport(ctx, client.ImageImportSource{Source: &buf, SourceName: "-"}, img.name, client.ImageImportOptions{
 			Changes: []string{"ENV PATH=/opt/sdk/bin:/usr/local/bin:/bin"},
 		})
 		if err != nil {
@@ -185,23 +182,26 @@ echo "compiled $1/app"
 func Run(t testing.TB, c *client.Client, ref string, cmd ...string) (string, int) {
 	t.Helper()
 	ctx := context.Background()
-	created, err := c.ContainerCreate(ctx, &container.Config{Image: ref, Cmd: cmd}, &container.HostConfig{NetworkMode: "none"}, nil, nil, "")
+	created, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config:     &container.Config{Image: ref, Cmd: cmd},
+		HostConfig: &container.HostConfig{NetworkMode: "none"},
+	})
 	if err != nil {
 		t.Fatalf("creating a container of %s: %v", ref, err)
 	}
-	defer c.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true})
-	if err := c.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+	defer c.ContainerRemove(ctx, created.ID, client.ContainerRemoveOptions{Force: true})
+	if _, err := c.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
 		t.Fatalf("starting a container of %s: %v", ref, err)
 	}
-	waitC, errC := c.ContainerWait(ctx, created.ID, container.WaitConditionNotRunning)
+	wait := c.ContainerWait(ctx, created.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 	var code int
 	select {
-	case w := <-waitC:
+	case w := <-wait.Result:
 		code = int(w.StatusCode)
-	case err := <-errC:
+	case err := <-wait.Error:
 		t.Fatalf("waiting for a container of %s: %v", ref, err)
 	}
-	logs, err := c.ContainerLogs(ctx, created.ID, container.LogsOptions{ShowStdout: true})
+	logs, err := c.ContainerLogs(ctx, created.ID, client.ContainerLogsOptions{ShowStdout: true})
 	if err != nil {
 		t.Fatalf("reading the logs of a container of %s: %v", ref, err)
 	}
@@ -225,11 +225,11 @@ func must(t testing.TB, err error) {
 func FreshRunner(t testing.TB, c *client.Client) {
 	t.Helper()
 	ctx := context.Background()
-	imgs, err := c.ImageList(ctx, image.ListOptions{All: true})
+	imgs, err := c.ImageList(ctx, client.ImageListOptions{All: true})
 	if err != nil {
 		t.Fatalf("listing images: %v", err)
 	}
-	for _, img := range imgs {
+	for _, img := range imgs.Items {
 		base := false
 		for _, tag := range img.RepoTags {
 			base = base || tag == BusyboxImage || tag == SDKImage || strings.HasPrefix(tag, "msb-example/")
@@ -238,16 +238,16 @@ func FreshRunner(t testing.TB, c *client.Client) {
 			// Keep the image, drop any other names it was given.
 			for _, tag := range img.RepoTags {
 				if tag != BusyboxImage && tag != SDKImage && !strings.HasPrefix(tag, "msb-example/") {
-					c.ImageRemove(ctx, tag, image.RemoveOptions{})
+					c.ImageRemove(ctx, tag, client.ImageRemoveOptions{})
 				}
 			}
 			continue
 		}
-		if _, err := c.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		if _, err := c.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			t.Fatalf("removing image %s: %v", img.ID, err)
 		}
 	}
-	if _, err := c.BuildCachePrune(ctx, build.CachePruneOptions{All: true}); err != nil {
+	if _, err := c.BuildCachePrune(ctx, client.BuildCachePruneOptions{All: true}); err != nil {
 		t.Fatalf("pruning the build cache: %v", err)
 	}
 }
@@ -255,9 +255,9 @@ func FreshRunner(t testing.TB, c *client.Client) {
 // BuildCacheRecords counts the engine's build cache records.
 func BuildCacheRecords(t testing.TB, c *client.Client) int {
 	t.Helper()
-	du, err := c.DiskUsage(context.Background(), types.DiskUsageOptions{Types: []types.DiskUsageObject{types.BuildCacheObject}})
+	du, err := c.DiskUsage(context.Background(), client.DiskUsageOptions{BuildCache: true})
 	if err != nil {
 		t.Fatalf("reading the engine's disk usage: %v", err)
 	}
-	return len(du.BuildCache)
+	return int(du.BuildCache.TotalCount)
 }

@@ -8,9 +8,9 @@ import (
 	"regexp"
 
 	"github.com/distribution/reference"
-	"github.com/docker/docker/api/types/registry"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth"
+	"github.com/moby/moby/api/types/registry"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"

@@ -12,9 +12,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/client"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/moby/moby/client"
 
 	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/build/docker"
@@ -48,9 +47,9 @@ func privateBuild(t *testing.T, e *docker.Engine, c *client.Client, base string,
 	bc, _ := openContext(t, "FROM "+base+"\nRUN cat /marker.txt > /copied.txt\n")
 	tag := "msb-auth-test/" + strings.ToLower(rand.Text()) + ":built"
 	t.Cleanup(func() {
-		c.ImageRemove(context.Background(), tag, image.RemoveOptions{Force: true, PruneChildren: true})
+		c.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 		// The tar fallback pulls the base into the engine's store.
-		c.ImageRemove(context.Background(), base, image.RemoveOptions{Force: true, PruneChildren: true})
+		c.ImageRemove(context.Background(), base, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 	})
 	_, err := e.Build(t.Context(), build.Spec{Context: bc, Tags: []string{tag}, Network: "none", Registries: regs}, &recorder{})
 	return tag, err

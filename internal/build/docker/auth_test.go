@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/registry"
 	"github.com/google/go-cmp/cmp"
 	"github.com/moby/buildkit/session/auth"
+	"github.com/moby/moby/api/types/registry"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 

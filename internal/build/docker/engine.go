@@ -16,34 +16,32 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
-	"github.com/docker/docker/api/types"
-	dockerbuild "github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/registry"
-	"github.com/docker/docker/api/types/system"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/moby/buildkit/session"
+	"github.com/moby/moby/api/pkg/authconfig"
+	dockerbuild "github.com/moby/moby/api/types/build"
+	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/client"
 
 	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/buildcontext"
 	registrykind "github.com/org/ms-build-action/internal/registry"
 )
 
-// Client is the part of the Docker Engine API client the build package uses.
+// Client is the part of the Docker Engine API client the build package uses,
+// with the exact signatures of github.com/moby/moby/client.
 type Client interface {
 	DialHijack(ctx context.Context, url, proto string, meta map[string][]string) (net.Conn, error)
 	DaemonHost() string
-	Ping(ctx context.Context) (types.Ping, error)
-	Info(ctx context.Context) (system.Info, error)
-	ImageBuild(ctx context.Context, buildContext io.Reader, options dockerbuild.ImageBuildOptions) (dockerbuild.ImageBuildResponse, error)
-	BuildCancel(ctx context.Context, id string) error
-	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (image.InspectResponse, error)
-	ImageTag(ctx context.Context, source, target string) error
-	ImagePush(ctx context.Context, image string, options image.PushOptions) (io.ReadCloser, error)
-	ImagePull(ctx context.Context, ref string, options image.PullOptions) (io.ReadCloser, error)
-	ImageRemove(ctx context.Context, imageID string, options image.RemoveOptions) ([]image.DeleteResponse, error)
-	DistributionInspect(ctx context.Context, imageRef, encodedRegistryAuth string) (registry.DistributionInspect, error)
+	Ping(ctx context.Context, options client.PingOptions) (client.PingResult, error)
+	Info(ctx context.Context, options client.InfoOptions) (client.SystemInfoResult, error)
+	ImageBuild(ctx context.Context, buildContext io.Reader, options client.ImageBuildOptions) (client.ImageBuildResult, error)
+	BuildCancel(ctx context.Context, id string, options client.BuildCancelOptions) (client.BuildCancelResult, error)
+	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (client.ImageInspectResult, error)
+	ImageTag(ctx context.Context, options client.ImageTagOptions) (client.ImageTagResult, error)
+	ImagePush(ctx context.Context, image string, options client.ImagePushOptions) (client.ImagePushResponse, error)
+	ImagePull(ctx context.Context, ref string, options client.ImagePullOptions) (client.ImagePullResponse, error)
+	ImageRemove(ctx context.Context, imageID string, options client.ImageRemoveOptions) (client.ImageRemoveResult, error)
+	DistributionInspect(ctx context.Context, imageRef string, options client.DistributionInspectOptions) (client.DistributionInspectResult, error)
 }
 
 var _ Client = (*client.Client)(nil)
@@ -94,7 +92,7 @@ func (e *Engine) ContextTransfer() string {
 func (e *Engine) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := e.c.Ping(ctx); err != nil {
+	if _, err := e.c.Ping(ctx, client.PingOptions{}); err != nil {
 		return fmt.Errorf("the Docker engine at %s does not answer: start it, or set DOCKER_HOST to its socket (%v)", e.c.DaemonHost(), err)
 	}
 	return nil
@@ -102,10 +100,11 @@ func (e *Engine) Check(ctx context.Context) error {
 
 // Platform returns the engine's platform (os/arch), for cache keys.
 func (e *Engine) Platform(ctx context.Context) (string, error) {
-	info, err := e.c.Info(ctx)
+	res, err := e.c.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return "", fmt.Errorf("asking the engine for its platform: %w", err)
 	}
+	info := res.Info
 	return info.OSType + "/" + info.Architecture, nil
 }
 
@@ -148,7 +147,7 @@ func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (bui
 	stop := context.AfterFunc(ctx, func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 		defer cancel()
-		_ = e.c.BuildCancel(cctx, id)
+		_, _ = e.c.BuildCancel(cctx, id, client.BuildCancelOptions{})
 		resp.Body.Close()
 	})
 	defer stop()
@@ -168,7 +167,7 @@ func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (bui
 }
 
 // buildOptions are the Engine API's options for one build of o.
-func buildOptions(o build.Spec, id string) dockerbuild.ImageBuildOptions {
+func buildOptions(o build.Spec, id string) client.ImageBuildOptions {
 	args := make(map[string]*string, len(o.BuildArgs)+1)
 	for k, v := range o.BuildArgs {
 		args[k] = &v
@@ -177,7 +176,7 @@ func buildOptions(o build.Spec, id string) dockerbuild.ImageBuildOptions {
 		one := "1"
 		args["BUILDKIT_INLINE_CACHE"] = &one
 	}
-	return dockerbuild.ImageBuildOptions{
+	return client.ImageBuildOptions{
 		Version:     dockerbuild.BuilderBuildKit,
 		BuildID:     id,
 		Dockerfile:  o.Context.DockerfileName(),
@@ -226,7 +225,7 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (build.Image, error) {
 
 // Name gives an image another name in the engine's store.
 func (e *Engine) Name(ctx context.Context, imageID, ref string) error {
-	if err := e.c.ImageTag(ctx, imageID, ref); err != nil {
+	if _, err := e.c.ImageTag(ctx, client.ImageTagOptions{Source: imageID, Target: ref}); err != nil {
 		return fmt.Errorf("tagging %s as %s: %w", imageID, ref, err)
 	}
 	return nil
@@ -235,14 +234,14 @@ func (e *Engine) Name(ctx context.Context, imageID, ref string) error {
 // Untag removes a name from the engine's store, keeping the image when other
 // names or containers use it.
 func (e *Engine) Untag(ctx context.Context, ref string) error {
-	if _, err := e.c.ImageRemove(ctx, ref, image.RemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+	if _, err := e.c.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("removing the name %s: %w", ref, err)
 	}
 	return nil
 }
 
 func encodeAuth(a build.Auth) (string, error) {
-	return registry.EncodeAuthConfig(registry.AuthConfig{Username: a.Username, Password: a.Password, ServerAddress: a.Host})
+	return authconfig.Encode(registry.AuthConfig{Username: a.Username, Password: a.Password, ServerAddress: a.Host})
 }
 
 // Push pushes a built image to ref: it names the image ref in the engine's
@@ -262,7 +261,7 @@ func (e *Engine) Push(ctx context.Context, imageID, ref string, auth build.Auth)
 		defer cancel()
 		_ = e.Untag(cctx, ref)
 	}()
-	rc, err := e.c.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: enc})
+	rc, err := e.c.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: enc})
 	if err != nil {
 		return build.Pushed{}, fmt.Errorf("pushing %s: %w", ref, classify(err))
 	}
@@ -317,7 +316,7 @@ func (e *Engine) ResolveBase(ctx context.Context, ref string, auth build.Auth, r
 			return "", fmt.Errorf("encoding registry credentials: %w", err)
 		}
 	}
-	di, err := e.c.DistributionInspect(ctx, ref, enc)
+	di, err := e.c.DistributionInspect(ctx, ref, client.DistributionInspectOptions{EncodedRegistryAuth: enc})
 	if err != nil {
 		return "", fmt.Errorf("resolving base image %s in its registry: %w", ref, err)
 	}
@@ -360,7 +359,7 @@ func (e *Engine) Pull(ctx context.Context, ref string, auth build.Auth) error {
 	if err != nil {
 		return fmt.Errorf("encoding registry credentials: %w", err)
 	}
-	rc, err := e.c.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: enc})
+	rc, err := e.c.ImagePull(ctx, ref, client.ImagePullOptions{RegistryAuth: enc})
 	if err != nil {
 		return fmt.Errorf("pulling %s: %w", ref, classify(err))
 	}
@@ -404,9 +403,9 @@ func decodePush(r io.Reader) (build.Pushed, error) {
 
 // decodeStatus reads a pull or push stream to its end, returning the
 // messages that carry a digest or aux, or the first error in it.
-func decodeStatus(r io.Reader) ([]jsonmessage.JSONMessage, error) {
-	var keep []jsonmessage.JSONMessage
-	streamErr, err := readStream(r, func(m *jsonmessage.JSONMessage) error {
+func decodeStatus(r io.Reader) ([]message, error) {
+	var keep []message
+	streamErr, err := readStream(r, func(m *message) error {
 		if m.Aux != nil || pushDone.MatchString(m.Status) {
 			keep = append(keep, *m)
 		}

@@ -13,11 +13,10 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/client"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/moby/client"
 
 	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/build/docker"
@@ -93,7 +92,7 @@ func built(t *testing.T, e *docker.Engine, c *client.Client) (build.Image, strin
 	bc, _ := openContext(t, twoStage)
 	tag := "msb-adapter-test/" + strings.ToLower(rand.Text()) + ":built"
 	t.Cleanup(func() {
-		c.ImageRemove(context.Background(), tag, image.RemoveOptions{Force: true, PruneChildren: true})
+		c.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 	})
 	img, err := e.Build(t.Context(), build.Spec{Context: bc, Tags: []string{tag}, Network: "none"}, &recorder{})
 	if err != nil {
@@ -134,7 +133,7 @@ func TestIntegrationBuild(t *testing.T) {
 			bc, nonce := openContext(t, twoStage)
 			tag := "msb-adapter-test/" + strings.ToLower(rand.Text()) + ":built"
 			t.Cleanup(func() {
-				c.ImageRemove(context.Background(), tag, image.RemoveOptions{Force: true, PruneChildren: true})
+				c.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 			})
 			var p recorder
 			start := time.Now()
@@ -246,7 +245,7 @@ func TestIntegrationPushPullResolve(t *testing.T) {
 	e, login := ready(t)
 	img, _ := built(t, eng, c)
 	ref := login.Host + "/team/app:v1"
-	t.Cleanup(func() { c.ImageRemove(context.Background(), ref, image.RemoveOptions{Force: true}) })
+	t.Cleanup(func() { c.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true}) })
 
 	start := time.Now()
 	pushed, err := eng.Push(t.Context(), img.ID, ref, login.Auth)
@@ -312,7 +311,7 @@ func TestIntegrationPushRefused(t *testing.T) {
 	_, login := ready(t)
 	img, _ := built(t, eng, c)
 	ref := login.Host + "/team/app:refused"
-	t.Cleanup(func() { c.ImageRemove(context.Background(), ref, image.RemoveOptions{Force: true}) })
+	t.Cleanup(func() { c.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true}) })
 
 	wrong := login.Auth
 	wrong.Password = "wrong-" + login.Password
@@ -351,7 +350,7 @@ func TestIntegrationPushUnavailable(t *testing.T) {
 			_, login := ready(t, testenv.Options{WrapRegistry: faults.Wrap})
 			img, _ := built(t, eng, c)
 			ref := login.Host + "/team/app:v1"
-			t.Cleanup(func() { c.ImageRemove(context.Background(), ref, image.RemoveOptions{Force: true}) })
+			t.Cleanup(func() { c.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true}) })
 			faults.Add(tc.fault)
 
 			start := time.Now()
@@ -381,7 +380,7 @@ func TestIntegrationPushExpired(t *testing.T) {
 	_, login := ready(t, testenv.Options{TokenTTL: ttl})
 	img, _ := built(t, eng, c)
 	ref := login.Host + "/team/app:v1"
-	t.Cleanup(func() { c.ImageRemove(context.Background(), ref, image.RemoveOptions{Force: true}) })
+	t.Cleanup(func() { c.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true}) })
 	if login.ExpiresAt.IsZero() || time.Until(login.ExpiresAt) > ttl {
 		t.Fatalf("Login().ExpiresAt = %v, want within %v", login.ExpiresAt, ttl)
 	}

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/image"
+	"github.com/moby/moby/client"
 
 	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/build/docker"
@@ -51,7 +51,7 @@ RUN --mount=type=secret,id=npm cp /run/secrets/npm /copied-by-mistake-no && rm /
 `)
 	tag := "msb-adapter-test/" + strings.ToLower(rand.Text()) + ":secrets"
 	t.Cleanup(func() {
-		c.ImageRemove(context.Background(), tag, image.RemoveOptions{Force: true, PruneChildren: true})
+		c.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 	})
 	var p recorder
 	img, err := e.Build(t.Context(), build.Spec{
@@ -79,7 +79,7 @@ RUN --mount=type=secret,id=npm cp /run/secrets/npm /copied-by-mistake-no && rm /
 	hist, err := c.ImageHistory(t.Context(), img.ID)
 	must(t, err)
 	var h strings.Builder
-	for _, e := range hist {
+	for _, e := range hist.Items {
 		h.WriteString(e.CreatedBy + e.Comment)
 	}
 	for _, s := range []string{value, strings.TrimSpace(strings.Split(fromFile, "\n")[0])} {

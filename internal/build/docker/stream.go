@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/moby/moby/api/types/jsonstream"
 
 	"github.com/org/ms-build-action/internal/build"
 )
@@ -33,23 +33,30 @@ type decoder struct {
 	failed   *stepState
 }
 
+// message is one message of an engine's JSON stream. The API module's
+// jsonstream.Message has no "error" field: engines older than the
+// errorDetail field send only that one.
+type message struct {
+	jsonstream.Message
+	ErrorMessage string `json:"error,omitempty"`
+}
+
 // readStream reads an engine's JSON message stream to its end, calling f
 // for each message that is not an error, and returns the first error the
 // stream carries (errorDetail), if any: the engine reports failures in the
 // stream, not in the HTTP status.
-func readStream(r io.Reader, f func(m *jsonmessage.JSONMessage) error) (streamErr, err error) {
+func readStream(r io.Reader, f func(m *message) error) (streamErr, err error) {
 	dec := json.NewDecoder(r)
 	for {
-		var m jsonmessage.JSONMessage
+		var m message
 		if err := dec.Decode(&m); err != nil {
 			if errors.Is(err, io.EOF) {
 				return streamErr, nil
 			}
 			return streamErr, fmt.Errorf("reading the engine's stream: %w", err)
 		}
-		//lint:ignore SA1019 engines older than the errorDetail field send only this one
 		if m.Error != nil || m.ErrorMessage != "" {
-			msg := m.ErrorMessage //lint:ignore SA1019 see above
+			msg := m.ErrorMessage
 			if m.Error != nil && m.Error.Message != "" {
 				msg = m.Error.Message
 			}
@@ -68,7 +75,7 @@ func readStream(r io.Reader, f func(m *jsonmessage.JSONMessage) error) (streamEr
 // build's error, naming the failing step when the trace names one.
 func decodeBuild(r io.Reader, p build.Progress) (string, error) {
 	d := &decoder{progress: p, steps: map[string]*stepState{}}
-	streamErr, err := readStream(r, func(m *jsonmessage.JSONMessage) error {
+	streamErr, err := readStream(r, func(m *message) error {
 		if m.Aux == nil {
 			return nil
 		}
