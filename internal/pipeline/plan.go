@@ -310,18 +310,28 @@ func (r *run) skipInput(ctx context.Context) (cache.SkipInput, bool, error) {
 		Salt:       r.in.CacheSalt,
 		Bases:      map[string]string{},
 	}
-	off := func(line int, msg string) {
-		r.Log.Note(Note{Level: Notice, Title: "skip check off", File: r.plan.dockerfilePath, Line: line, Message: msg + ": building without looking for an identical image"})
-	}
 	stages := closure(r.plan.df, r.plan.target)
 	for _, s := range stages {
 		for _, rm := range r.plan.df.Remotes(s) {
 			if rm.Checksum == "" {
-				off(rm.Line, fmt.Sprintf("ADD %s fetches whatever it serves at build time, which no key can pin; give ADD --checksum=sha256:<digest> to pin it and let identical builds skip", rm.Source))
+				r.skipOff(rm.Line, fmt.Sprintf("ADD %s fetches whatever it serves at build time, which no key can pin; give ADD --checksum=sha256:<digest> to pin it and let identical builds skip", rm.Source))
 				return in, false, nil
 			}
 		}
 	}
+	ok, err := r.resolveImages(ctx, stages, &in)
+	return in, ok, err
+}
+
+// skipOff says why this run looks for no identical image.
+func (r *run) skipOff(line int, msg string) {
+	r.Log.Note(Note{Level: Notice, Title: "skip check off", File: r.plan.dockerfilePath, Line: line, Message: msg + ": building without looking for an identical image"})
+}
+
+// resolveImages puts into in what the frontend and every image the stages
+// use (FROM, COPY --from, RUN --mount=from) stand for now. An image that
+// cannot be resolved turns the skip off (false): it could have moved.
+func (r *run) resolveImages(ctx context.Context, stages []*dockerfile.Stage, in *cache.SkipInput) (bool, error) {
 	regs := r.registries()
 	resolve := func(ref string) (string, bool, error) {
 		id, err := r.resolveBase(ctx, regs, ref)
@@ -329,7 +339,7 @@ func (r *run) skipInput(ctx context.Context) (cache.SkipInput, bool, error) {
 			if ctx.Err() != nil {
 				return "", false, err
 			}
-			off(0, err.Error())
+			r.skipOff(0, err.Error())
 			return "", false, nil
 		}
 		return id, true, nil
@@ -337,7 +347,7 @@ func (r *run) skipInput(ctx context.Context) (cache.SkipInput, bool, error) {
 	if ref, ok := r.plan.df.Syntax(); ok {
 		id, ok, err := resolve(ref)
 		if !ok {
-			return in, false, err
+			return false, err
 		}
 		in.Frontend, in.FrontendDigest = ref, id
 	}
@@ -352,12 +362,12 @@ func (r *run) skipInput(ctx context.Context) (cache.SkipInput, bool, error) {
 			}
 			id, ok, err := resolve(ref)
 			if !ok {
-				return in, false, err
+				return false, err
 			}
 			in.Bases[ref] = id
 		}
 	}
-	return in, true, nil
+	return true, nil
 }
 
 // noteGit says, of each .git in the context, what it costs and how the skip
