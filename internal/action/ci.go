@@ -189,25 +189,8 @@ func detectGitHub(h Host) CI {
 			c.JobURL = c.SourceURL + "/actions/runs/" + id
 		}
 	}
-	var ev struct {
-		Number     int `json:"number"`
-		Repository struct {
-			DefaultBranch string `json:"default_branch"`
-		} `json:"repository"`
-		PullRequest struct {
-			Number int `json:"number"`
-		} `json:"pull_request"`
-		WorkflowRun struct {
-			PullRequests []struct {
-				Number int `json:"number"`
-			} `json:"pull_requests"`
-		} `json:"workflow_run"`
-	}
-	if p := getenv("GITHUB_EVENT_PATH"); p != "" && readFile != nil {
-		if b, err := readFile(p); err == nil && json.Unmarshal(b, &ev) == nil {
-			c.DefaultBranch = ev.Repository.DefaultBranch
-		}
-	}
+	ev := readEvent(getenv("GITHUB_EVENT_PATH"), readFile)
+	c.DefaultBranch = ev.Repository.DefaultBranch
 	// A scheduled run's payload names no repository, but GitHub runs
 	// schedules on the default branch only.
 	if c.DefaultBranch == "" && c.Event == "schedule" {
@@ -229,6 +212,34 @@ func detectGitHub(h Host) CI {
 		c.Branch, c.Tag, c.Protected = "", "", false
 	}
 	return c
+}
+
+// githubEvent is what the run reads of GitHub's event payload.
+type githubEvent struct {
+	Number     int `json:"number"`
+	Repository struct {
+		DefaultBranch string `json:"default_branch"`
+	} `json:"repository"`
+	PullRequest struct {
+		Number int `json:"number"`
+	} `json:"pull_request"`
+	WorkflowRun struct {
+		PullRequests []struct {
+			Number int `json:"number"`
+		} `json:"pull_requests"`
+	} `json:"workflow_run"`
+}
+
+// readEvent reads the event payload at path; a payload that cannot be read
+// tells nothing.
+func readEvent(path string, readFile func(string) ([]byte, error)) githubEvent {
+	var ev githubEvent
+	if path != "" && readFile != nil {
+		if b, err := readFile(path); err == nil && json.Unmarshal(b, &ev) != nil {
+			return githubEvent{}
+		}
+	}
+	return ev
 }
 
 // pullNumber is the number in refs/pull/<n>/merge, else the event's.
