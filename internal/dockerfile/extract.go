@@ -99,39 +99,50 @@ func (d *Dockerfile) RestoreSources(s *Stage) ([]string, bool) {
 					if wholeSource(m) {
 						return nil, false
 					}
-					g, ok := sourceGlob(m)
-					if !ok {
-						return nil, false
-					}
-					globs = append(globs, g)
 				}
-				return globs, true
+				g, ok := sourceGlobs(mounts, nil)
+				if !ok {
+					return nil, false
+				}
+				return append(globs, g...), true
 			default:
 				continue
 			}
 			if classifySources(sources, excludes) == wholeContext {
 				return nil, false
 			}
-			for _, src := range sources {
-				if isRemote(src) {
-					continue
-				}
-				g, ok := sourceGlob(src)
-				if !ok {
-					return nil, false
-				}
-				globs = append(globs, g)
+			g, ok := sourceGlobs(sources, excludes)
+			if !ok {
+				return nil, false
 			}
-			for _, ex := range excludes {
-				g, ok := sourceGlob(ex)
-				if !ok {
-					return nil, false
-				}
-				globs = append(globs, "!"+g)
-			}
+			globs = append(globs, g...)
 		}
 	}
 	return nil, false
+}
+
+// sourceGlobs are the globs of a COPY or ADD's sources (remote ones left
+// out) and, as "!" globs, its excludes; false when one is no glob.
+func sourceGlobs(sources, excludes []string) ([]string, bool) {
+	var globs []string
+	for _, src := range sources {
+		if isRemote(src) {
+			continue
+		}
+		g, ok := sourceGlob(src)
+		if !ok {
+			return nil, false
+		}
+		globs = append(globs, g)
+	}
+	for _, ex := range excludes {
+		g, ok := sourceGlob(ex)
+		if !ok {
+			return nil, false
+		}
+		globs = append(globs, "!"+g)
+	}
+	return globs, true
 }
 
 // sourceGlob turns a COPY source into a glob relative to the context:
