@@ -478,7 +478,9 @@ func (b *bench) compare(ctx context.Context, fxs []fixture) error {
 			r.ratio = r.msbuild.Seconds() / r.recipe.Seconds()
 			rows = append(rows, r)
 			if sc.countCalls {
+				// Printed now as well, so a run that fails later keeps it.
 				skips = append(skips, skipCallsLine(fx.name, calls))
+				fmt.Println("  " + skips[len(skips)-1])
 			}
 		}
 	}
