@@ -1,12 +1,16 @@
 // Command bench measures ms-build against the recipe users write today
 // (docker build with BuildKit, --cache-from the previous image with inline
-// cache, then docker push), in one run, on a fixture whose restore step is
-// real work: this repository, vendored, built in an SDK stage that compiles
-// every vendored package before copying the sources.
+// cache, then docker push), in one run, on two fixtures: a big one whose
+// restore step is real work (this repository, vendored, built in an SDK stage
+// that compiles every vendored package before copying the sources) and a
+// small one whose whole build takes well under 2 s (a shell service on
+// busybox), where the figures show ms-build's own overhead.
 //
 // Both tools push to the project's ECR-compatible endpoint and a real
 // registry on loopback; each scenario alternates which tool goes first, runs
 // at least three rounds and reports medians and the ms-build/recipe ratio.
+// During ms-build's skips (nothing changed) it counts the ECR API calls by
+// their X-Amz-Target.
 // It then measures ms-build's own cost on a 500 MB context: the skip key's
 // throughput against one core's SHA-256 speed (openssl speed -evp sha256,
 // in the same run) and the peak memory of a whole ms-build run.
@@ -17,12 +21,15 @@ package main
 import (
 	"bytes"
 	"context"
-	_ "embed"
+	"embed"
 	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"maps"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -32,6 +39,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -49,15 +57,28 @@ import (
 //go:embed fixture.Dockerfile
 var fixtureDockerfile []byte
 
+// smallFixture is the small fixture's files, under small/.
+//
+//go:embed small
+var smallFixture embed.FS
+
 var (
 	rounds    = flag.Int("rounds", 3, "rounds per scenario (at least 3)")
 	contextMB = flag.Int("context-mb", 500, "size of the context for ms-build's own cost")
-	only      = flag.String("only", "", "run only the scenarios whose name contains this")
+	fixtures  = flag.String("fixture", "both", "the fixtures to run the scenarios on: big, small or both")
+	only      stringList
 	dockerCLI = flag.String("docker", "", "the docker CLI for the recipe (default: one whose build uses BuildKit without buildx)")
 	verbose   = flag.Bool("v", false, "print ms-build's own timings after each of its runs")
 )
 
+// stringList is a flag that may be given more than once.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, "; ") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
 func main() {
+	flag.Var(&only, "only", `run only the scenarios whose name ("big: warm engine, source-only change") contains this; may be repeated`)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx)
@@ -77,13 +98,25 @@ type bench struct {
 	sdk     *awsecr.Client
 	tmp     string
 	baseEnv []string
+	calls   *ecrCalls // ECR API calls, counted while recording
 }
 
 func run(ctx context.Context) error {
 	if *rounds < 3 {
 		return errors.New("-rounds must be at least 3")
 	}
-	b := &bench{}
+	var fxs []fixture
+	switch *fixtures {
+	case "big":
+		fxs = []fixture{bigFixture}
+	case "small":
+		fxs = []fixture{smallFixtureDef}
+	case "both":
+		fxs = []fixture{bigFixture, smallFixtureDef}
+	default:
+		return fmt.Errorf("-fixture is %q: use big, small or both", *fixtures)
+	}
+	b := &bench{calls: &ecrCalls{}}
 	var err error
 	if b.docker, err = client.New(client.FromEnv); err != nil {
 		return err
@@ -109,7 +142,7 @@ func run(ctx context.Context) error {
 	if out, err := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", b.binary, ".").CombinedOutput(); err != nil {
 		return fmt.Errorf("building ms-build: %v\n%s", err, out)
 	}
-	if b.local, err = ecrlocal.Start(ctx, ecrlocal.Config{}); err != nil {
+	if b.local, err = ecrlocal.Start(ctx, ecrlocal.Config{}, ecrlocal.WrapEndpoint(b.calls.wrap)); err != nil {
 		return err
 	}
 	defer b.local.Close()
@@ -128,7 +161,7 @@ func run(ctx context.Context) error {
 	}
 
 	fmt.Printf("Machine: %d cores; engine %s; recipe CLI %s\n", runtime.NumCPU(), engineVersion(ctx, b.docker), b.cli)
-	if err := b.compare(ctx); err != nil {
+	if err := b.compare(ctx, fxs); err != nil {
 		return err
 	}
 	return b.ownCost(ctx)
@@ -168,19 +201,68 @@ func (b *bench) dockerLogin(ctx context.Context) error {
 	return nil
 }
 
-// workspace is one tool's copy of the fixture.
+// fixture is a service the scenarios build.
+type fixture struct {
+	name string
+	// populate writes the fixture's files, its Dockerfile included, into dir.
+	populate func(ctx context.Context, dir string) error
+	// editFile is the source file a source-only edit rewrites, and editSource
+	// its content for an edit's stamp.
+	editFile   string
+	editSource func(stamp string) string
+}
+
+// bigFixture is this repository as a service, vendored: a cold build takes
+// about a minute, most of it in the restore step.
+var bigFixture = fixture{
+	name:     "big",
+	populate: populateBig,
+	editFile: "bench_edit.go",
+	editSource: func(stamp string) string {
+		return fmt.Sprintf("package main\n\n// benchEdit changes with every source-only edit the benchmark makes.\nconst benchEdit = %q\n", stamp)
+	},
+}
+
+// smallFixtureDef is a shell service on busybox: its whole build takes well
+// under 2 s.
+var smallFixtureDef = fixture{
+	name: "small",
+	populate: func(_ context.Context, dir string) error {
+		sub, err := fs.Sub(smallFixture, "small")
+		if err != nil {
+			return err
+		}
+		return os.CopyFS(dir, sub)
+	},
+	editFile: "src/bench_edit.sh",
+	editSource: func(stamp string) string {
+		return fmt.Sprintf("# BENCH_EDIT changes with every source-only edit the benchmark makes.\nBENCH_EDIT=%q\n", stamp)
+	},
+}
+
+// workspace is one tool's copy of a fixture.
 type workspace struct {
+	fx    fixture
 	dir   string
 	edits int
 }
 
-// newWorkspace copies the repository's tracked files and vendors its
+// newWorkspace writes the fixture for one tool and makes its first edit.
+func (b *bench) newWorkspace(ctx context.Context, fx fixture, name string) (*workspace, error) {
+	dir := filepath.Join(b.tmp, "ws-"+fx.name+"-"+name)
+	if err := fx.populate(ctx, dir); err != nil {
+		return nil, fmt.Errorf("writing the %s fixture: %w", fx.name, err)
+	}
+	w := &workspace{fx: fx, dir: dir}
+	return w, w.edit(name)
+}
+
+// populateBig copies the repository's tracked files and vendors its
 // dependencies: the fixture is this service, built by its SDK stage.
-func (b *bench) newWorkspace(ctx context.Context, name string) (*workspace, error) {
-	dir := filepath.Join(b.tmp, "ws-"+name)
+func populateBig(ctx context.Context, dir string) error {
 	files, err := exec.CommandContext(ctx, "git", "ls-files", "--cached", "--others", "--exclude-standard").Output()
 	if err != nil {
-		return nil, fmt.Errorf("listing the repository's files: %w", err)
+		return fmt.Errorf("listing the repository's files: %w", err)
 	}
 	for _, f := range strings.Fields(string(files)) {
 		if strings.HasPrefix(f, ".") || strings.HasPrefix(f, "testdata/") || strings.HasPrefix(f, "examples/") || strings.HasPrefix(f, "bench/") || strings.HasPrefix(f, "e2e/") {
@@ -188,32 +270,28 @@ func (b *bench) newWorkspace(ctx context.Context, name string) (*workspace, erro
 		}
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755); err != nil {
-			return nil, err
+			return err
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	vendor := exec.CommandContext(ctx, "go", "mod", "vendor")
 	vendor.Dir = dir
 	if out, err := vendor.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("vendoring the fixture: %v\n%s", err, out)
+		return fmt.Errorf("vendoring the fixture: %v\n%s", err, out)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), fixtureDockerfile, 0o644); err != nil {
-		return nil, err
-	}
-	w := &workspace{dir: dir}
-	return w, w.edit(name)
+	return os.WriteFile(filepath.Join(dir, "Dockerfile"), fixtureDockerfile, 0o644)
 }
 
 // edit changes a source file only (not a dependency file), as a commit does.
 func (w *workspace) edit(tool string) error {
 	w.edits++
-	src := fmt.Sprintf("package main\n\n// benchEdit changes with every source-only edit the benchmark makes.\nconst benchEdit = %q\n", fmt.Sprintf("%s-%d", tool, w.edits))
-	return os.WriteFile(filepath.Join(w.dir, "bench_edit.go"), []byte(src), 0o644)
+	src := w.fx.editSource(fmt.Sprintf("%s-%d", tool, w.edits))
+	return os.WriteFile(filepath.Join(w.dir, w.fx.editFile), []byte(src), 0o644)
 }
 
 // tool is one way of building and pushing.
@@ -291,97 +369,212 @@ type scenario struct {
 	fresh   bool // the timed run starts on a fresh runner
 	edit    bool // the timed run follows a source-only edit
 	newRepo bool // the timed run pushes to an empty repository
+	// countCalls counts the ECR API calls of ms-build's timed run.
+	countCalls bool
 }
 
-func (b *bench) compare(ctx context.Context) error {
+// row is one scenario's figures on one fixture.
+type row struct {
+	name    string
+	target  float64
+	times   map[string][]time.Duration
+	ratio   float64
+	recipe  time.Duration
+	msbuild time.Duration
+}
+
+// maxSkipCalls is the most ECR API calls a skip may make.
+const maxSkipCalls = 3
+
+func (b *bench) compare(ctx context.Context, fxs []fixture) error {
 	tools := []tool{recipe{b}, msbuild{b}}
-	ws := map[string]*workspace{}
-	for _, t := range tools {
-		w, err := b.newWorkspace(ctx, t.name())
-		if err != nil {
-			return err
-		}
-		ws[t.name()] = w
-	}
 	seed := func(ctx context.Context, t tool, w *workspace, repo string) error {
 		return t.build(ctx, w, repo, "seed")
 	}
 	scenarios := []scenario{
 		{name: "cold (fresh runner, empty repository)", target: 1.2, fresh: true, newRepo: true},
-		{name: "fresh runner, nothing changed", target: 0.3, prepare: seed, fresh: true},
+		{name: "fresh runner, nothing changed", target: 0.3, prepare: seed, fresh: true, countCalls: true},
 		{name: "fresh runner, source-only change", target: 0.5, prepare: seed, fresh: true, edit: true},
 		{name: "warm engine, source-only change", target: 1.1, prepare: seed, edit: true},
 	}
-	type row struct {
-		name    string
-		target  float64
-		times   map[string][]time.Duration
-		ratio   float64
-		recipe  time.Duration
-		msbuild time.Duration
+	selected := func(name string) bool {
+		return len(only) == 0 || slices.ContainsFunc(only, func(o string) bool { return strings.Contains(name, o) })
 	}
 	var rows []row
-	for si, sc := range scenarios {
-		if *only != "" && !strings.Contains(sc.name, *only) {
+	var skips []string // the ECR calls of ms-build's skips, a line per fixture
+	for _, fx := range fxs {
+		if !slices.ContainsFunc(scenarios, func(sc scenario) bool { return selected(fx.name + ": " + sc.name) }) {
 			continue
 		}
-		r := row{name: sc.name, target: sc.target, times: map[string][]time.Duration{}}
-		for round := 1; round <= *rounds; round++ {
-			order := tools
-			if round%2 == 0 {
-				order = []tool{tools[1], tools[0]}
+		ws := map[string]*workspace{}
+		for _, t := range tools {
+			w, err := b.newWorkspace(ctx, fx, t.name())
+			if err != nil {
+				return err
 			}
-			for _, t := range order {
-				w := ws[t.name()]
-				repo := fmt.Sprintf("bench/%s-s%d", strings.ReplaceAll(t.name(), "-", ""), si)
-				if sc.newRepo {
-					repo = fmt.Sprintf("%s-r%d", repo, round)
+			ws[t.name()] = w
+		}
+		for si, sc := range scenarios {
+			name := fx.name + ": " + sc.name
+			if !selected(name) {
+				continue
+			}
+			r := row{name: name, target: sc.target, times: map[string][]time.Duration{}}
+			var calls []map[string]int // ms-build's ECR calls in each round
+			for round := 1; round <= *rounds; round++ {
+				order := tools
+				if round%2 == 0 {
+					order = []tool{tools[1], tools[0]}
 				}
-				if err := b.ensureRepo(ctx, repo); err != nil {
-					return err
-				}
-				if sc.prepare != nil {
-					if err := w.edit(t.name()); err != nil {
+				for _, t := range order {
+					w := ws[t.name()]
+					repo := fmt.Sprintf("bench/%s-%s-s%d", fx.name, strings.ReplaceAll(t.name(), "-", ""), si)
+					if sc.newRepo {
+						repo = fmt.Sprintf("%s-r%d", repo, round)
+					}
+					if err := b.ensureRepo(ctx, repo); err != nil {
 						return err
 					}
-					if err := sc.prepare(ctx, t, w, repo); err != nil {
-						return fmt.Errorf("%s, preparing %s: %w", sc.name, t.name(), err)
-					}
-				} else if err := w.edit(t.name()); err != nil {
-					return err
-				}
-				if sc.fresh {
-					if err := freshRunner(ctx, b.docker); err != nil {
+					if sc.prepare != nil {
+						if err := w.edit(t.name()); err != nil {
+							return err
+						}
+						if err := sc.prepare(ctx, t, w, repo); err != nil {
+							return fmt.Errorf("%s, preparing %s: %w", name, t.name(), err)
+						}
+					} else if err := w.edit(t.name()); err != nil {
 						return err
 					}
-				}
-				if sc.edit {
-					if err := w.edit(t.name()); err != nil {
-						return err
+					if sc.fresh {
+						if err := freshRunner(ctx, b.docker); err != nil {
+							return err
+						}
 					}
+					if sc.edit {
+						if err := w.edit(t.name()); err != nil {
+							return err
+						}
+					}
+					record := sc.countCalls && t.name() == "ms-build"
+					if record {
+						b.calls.start()
+					}
+					start := time.Now()
+					err := t.build(ctx, w, repo, fmt.Sprintf("r%d", round))
+					d := time.Since(start)
+					if record {
+						calls = append(calls, b.calls.stop())
+					}
+					if err != nil {
+						return fmt.Errorf("%s, %s: %w", name, t.name(), err)
+					}
+					r.times[t.name()] = append(r.times[t.name()], d)
+					fmt.Printf("  %-46s round %d %-9s %6.1fs\n", name, round, t.name(), d.Seconds())
 				}
-				start := time.Now()
-				if err := t.build(ctx, w, repo, fmt.Sprintf("r%d", round)); err != nil {
-					return fmt.Errorf("%s, %s: %w", sc.name, t.name(), err)
-				}
-				d := time.Since(start)
-				r.times[t.name()] = append(r.times[t.name()], d)
-				fmt.Printf("  %-40s round %d %-9s %6.1fs\n", sc.name, round, t.name(), d.Seconds())
+			}
+			r.recipe, r.msbuild = median(r.times["recipe"]), median(r.times["ms-build"])
+			r.ratio = r.msbuild.Seconds() / r.recipe.Seconds()
+			rows = append(rows, r)
+			if sc.countCalls {
+				// Printed now as well, so a run that fails later keeps it.
+				skips = append(skips, skipCallsLine(fx.name, calls))
+				fmt.Println("  " + skips[len(skips)-1])
 			}
 		}
-		r.recipe, r.msbuild = median(r.times["recipe"]), median(r.times["ms-build"])
-		r.ratio = r.msbuild.Seconds() / r.recipe.Seconds()
-		rows = append(rows, r)
 	}
-	fmt.Printf("\n%-40s %10s %10s %7s %7s\n", "scenario (median of "+strconv.Itoa(*rounds)+" rounds)", "recipe", "ms-build", "ratio", "target")
+	fmt.Printf("\n%-46s %10s %10s %7s %7s\n", "scenario (median of "+strconv.Itoa(*rounds)+" rounds)", "recipe", "ms-build", "ratio", "target")
 	for _, r := range rows {
 		verdict := "met"
 		if r.ratio > r.target {
 			verdict = "MISSED"
 		}
-		fmt.Printf("%-40s %9.1fs %9.1fs %7.2f %7s %s\n", r.name, r.recipe.Seconds(), r.msbuild.Seconds(), r.ratio, fmt.Sprintf("<=%.1f", r.target), verdict)
+		fmt.Printf("%-46s %9.1fs %9.1fs %7.2f %7s %s\n", r.name, r.recipe.Seconds(), r.msbuild.Seconds(), r.ratio, fmt.Sprintf("<=%.1f", r.target), verdict)
+	}
+	if len(skips) > 0 {
+		fmt.Println()
+		for _, l := range skips {
+			fmt.Println(l)
+		}
 	}
 	return nil
+}
+
+// skipCallsLine reports the ECR API calls of ms-build's skips on a fixture:
+// one figure when every round made the same calls, else each round's.
+func skipCallsLine(fixture string, rounds []map[string]int) string {
+	most := 0
+	var each []string
+	for _, c := range rounds {
+		n := 0
+		for _, v := range c {
+			n += v
+		}
+		most = max(most, n)
+		each = append(each, formatCalls(c))
+	}
+	verdict := "met"
+	if most > maxSkipCalls {
+		verdict = "MISSED"
+	}
+	figure := each[0]
+	if len(slices.Compact(slices.Clone(each))) > 1 {
+		for i := range each {
+			each[i] = fmt.Sprintf("round %d: %s", i+1, each[i])
+		}
+		figure = strings.Join(each, "; ")
+	}
+	return fmt.Sprintf("ECR calls of a skip (%s): %s (target <= %d) %s", fixture, figure, maxSkipCalls, verdict)
+}
+
+// formatCalls reads "2 (BatchGetImage 1, PutImage 1)".
+func formatCalls(c map[string]int) string {
+	n := 0
+	var parts []string
+	for _, op := range slices.Sorted(maps.Keys(c)) {
+		n += c[op]
+		parts = append(parts, fmt.Sprintf("%s %d", op, c[op]))
+	}
+	return fmt.Sprintf("%d (%s)", n, strings.Join(parts, ", "))
+}
+
+// ecrCalls counts the ECR API calls, by the operation their X-Amz-Target
+// names, while it records.
+type ecrCalls struct {
+	mu        sync.Mutex
+	recording bool
+	counts    map[string]int
+}
+
+// wrap counts the calls that reach the endpoint, for ecrlocal.WrapEndpoint.
+func (c *ecrCalls) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		if c.recording {
+			op := r.Header.Get("X-Amz-Target") // AmazonEC2ContainerRegistry_V20150921.BatchGetImage
+			if i := strings.LastIndexByte(op, '.'); i >= 0 {
+				op = op[i+1:]
+			}
+			if op == "" {
+				op = r.Method + " " + r.URL.Path
+			}
+			c.counts[op]++
+		}
+		c.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (c *ecrCalls) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.recording, c.counts = true, map[string]int{}
+}
+
+func (c *ecrCalls) stop() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.recording = false
+	return c.counts
 }
 
 func (b *bench) ensureRepo(ctx context.Context, repo string) error {
