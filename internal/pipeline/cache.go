@@ -3,10 +3,12 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/org/ms-build-action/internal/cache"
 	"github.com/org/ms-build-action/internal/registry"
+	"github.com/org/ms-build-action/internal/retry"
 )
 
 // caching reports whether the run reads and writes the registry's caches
@@ -42,7 +44,13 @@ func (r *run) restore(ctx context.Context) {
 			candidates = append(candidates, cache.BranchCacheTag(b))
 		}
 		for i, tag := range candidates {
-			if ref, ok := r.pullCache(ctx, tag); ok {
+			ref, ok, fault := r.pullCache(ctx, tag)
+			if fault {
+				// The other caches are in the same registry: build
+				// without them rather than spend the run's time on it.
+				return nil
+			}
+			if ok {
 				r.buildCacheFrom = []string{ref}
 				r.cacheHit = i == 0
 				if r.cacheHit {
@@ -57,7 +65,11 @@ func (r *run) restore(ctx context.Context) {
 			r.Log.Infof("Cache miss for key %s: no build cache of the key or the branch yet", key.Short())
 		}
 		for _, b := range r.branches() {
-			if ref, ok := r.pullCache(ctx, cache.RuntimeCacheTag(b)); ok {
+			ref, ok, fault := r.pullCache(ctx, cache.RuntimeCacheTag(b))
+			if fault {
+				break
+			}
+			if ok {
 				r.runtimeFrom = []string{ref}
 				break
 			}
@@ -67,26 +79,45 @@ func (r *run) restore(ctx context.Context) {
 }
 
 // pullCache pulls one cache image into the builder, when the repository has
-// it.
-func (r *run) pullCache(ctx context.Context, tag string) (string, bool) {
+// it. fault says the registry failed rather than answered: the restore
+// stops, as the run's budget for faults would otherwise go on caches. A
+// pull runs under what is left of that budget once a fault was seen.
+func (r *run) pullCache(ctx context.Context, tag string) (ref string, ok, fault bool) {
 	if _, err := r.Publisher.Describe(ctx, tag); err != nil {
-		if !errors.Is(err, registry.ErrNotFound) && ctx.Err() == nil {
-			r.warn("looking up cache %s: %v: building without it", tag, err)
+		if errors.Is(err, registry.ErrNotFound) || ctx.Err() != nil {
+			return "", false, false
 		}
-		return "", false
+		r.warn("looking up cache %s: %v: building without a cache", tag, err)
+		return "", false, true
 	}
-	ref := r.repo.ref + ":" + tag
+	if !r.budget.Allows(0) {
+		return "", false, true
+	}
+	ref = r.repo.ref + ":" + tag
+	began := r.Now()
 	auth, err := r.creds.fresh(ctx)
 	if err == nil {
-		err = r.Builder.Pull(ctx, ref, auth)
-	}
-	if err != nil {
-		if ctx.Err() == nil {
-			r.warn("cache %s could not be used (%v): building without it", tag, err)
+		pctx, cancel := r.budget.Bound(ctx)
+		err = r.Builder.Pull(pctx, ref, auth)
+		if errors.Is(context.Cause(pctx), retry.ErrSpent) {
+			err = fmt.Errorf("%w: %w", retry.ErrSpent, err)
 		}
-		return "", false
+		cancel()
 	}
-	return ref, true
+	if err == nil {
+		return ref, true, false
+	}
+	if ctx.Err() != nil {
+		return "", false, false
+	}
+	fault = errors.Is(err, registry.ErrUnavailable) || errors.Is(err, retry.ErrSpent)
+	if fault {
+		r.budget.Fault(latest(began, r.Now().Add(-retry.EngineRetries)))
+		r.warn("cache %s could not be pulled: the registry %s keeps failing (%v): building without a cache; check the registry's status and the network", tag, hostOf(r.repo.ref), err)
+		return "", false, true
+	}
+	r.warn("cache %s could not be used (%v): building without it", tag, err)
+	return "", false, false
 }
 
 // storeCache pushes the build stage as the dependency key's cache after a

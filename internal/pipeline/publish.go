@@ -15,6 +15,7 @@ import (
 	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/cache"
 	"github.com/org/ms-build-action/internal/registry"
+	"github.com/org/ms-build-action/internal/retry"
 )
 
 // repo is the repository the run pushes to.
@@ -256,13 +257,12 @@ func (g registries) Credentials(ctx context.Context, host string) (build.Auth, e
 	return build.Auth{}, nil
 }
 
-// pushTries is how many times a push is tried when it fails on a fault that
-// may pass: the builder retries each layer itself, but not the manifest.
-const pushTries = 4
-
 // push pushes a built image to the repository under tag, logging in again
-// when the registry says the token expired and trying again after a fault
-// that may pass, with a growing pause.
+// when the registry says the token expired, and trying again after a fault
+// that may pass while the run's budget for faults lasts. The engine retries
+// each layer itself, but not the manifest: a try after a fault runs under
+// what is left of the budget, so that layers the engine already retried in
+// vain are not retried again in full.
 func (r *run) push(ctx context.Context, imageID, tag string) (build.Pushed, error) {
 	if err := r.prepared(ctx); err != nil {
 		return build.Pushed{}, err
@@ -274,27 +274,53 @@ func (r *run) push(ctx context.Context, imageID, tag string) (build.Pushed, erro
 		if auth, err = r.creds.fresh(ctx); err != nil {
 			return build.Pushed{}, err
 		}
+		began := r.Now()
 		var p build.Pushed
-		if p, err = r.Builder.Push(ctx, imageID, ref, auth); err == nil {
+		pctx, cancel := r.budget.Bound(ctx)
+		p, err = r.Builder.Push(pctx, imageID, ref, auth)
+		spent := context.Cause(pctx)
+		cancel()
+		if err == nil {
 			return p, nil
 		}
 		if ctx.Err() != nil {
 			return build.Pushed{}, err
+		}
+		if errors.Is(spent, retry.ErrSpent) {
+			return build.Pushed{}, r.givenUp(fmt.Errorf("%w: %w", retry.ErrSpent, err), try)
 		}
 		switch {
 		case errors.Is(err, registry.ErrAuthExpired):
 			r.creds.expire()
 		case !errors.Is(err, registry.ErrUnavailable):
 			return build.Pushed{}, err
+		default:
+			// The engine may have retried a layer for up to
+			// retry.EngineRetries before it gave up: that counts.
+			r.budget.Fault(latest(began, r.Now().Add(-retry.EngineRetries)))
 		}
-		if try == pushTries {
-			return build.Pushed{}, fmt.Errorf("%w: the registry %s keeps failing; check its status and the network, then run again", err, hostOf(r.repo.ref))
+		if try == retry.Tries || !r.budget.Allows(retry.Pause(try)) {
+			return build.Pushed{}, r.givenUp(err, try)
 		}
-		r.Log.Infof("Push of %s failed (%v): trying again (%d of %d)", ref, err, try+1, pushTries)
+		r.Log.Infof("Push of %s failed (%v): trying again (%d of %d)", ref, err, try+1, retry.Tries)
 		if err := r.pause(ctx, try); err != nil {
 			return build.Pushed{}, err
 		}
 	}
+}
+
+// givenUp is the error of a push that failed for good: one line naming
+// the registry and what to check.
+func (r *run) givenUp(err error, tries int) error {
+	return fmt.Errorf("%w: the registry %s keeps failing (%d tries; remote faults may take %s of a run, from the first); check its status and the network, then run again",
+		err, hostOf(r.repo.ref), tries, r.budget.Total())
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (r *run) pause(ctx context.Context, try int) error {
@@ -302,7 +328,7 @@ func (r *run) pause(ctx context.Context, try int) error {
 		return r.Pause(ctx, try)
 	}
 	select {
-	case <-time.After(time.Duration(1<<(try-1)) * time.Second):
+	case <-time.After(retry.Pause(try)):
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
