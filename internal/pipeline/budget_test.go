@@ -121,27 +121,49 @@ func TestPushBudgetTransient(t *testing.T) {
 	}
 }
 
-// TestCachePullFault: a registry that fails a cache pull stops the restore
-// after that one pull (the other caches are in the same registry), and
-// the run builds without a cache, saying which registry to check.
+// TestCachePullFault: a cache pull that fails on a fault is tried again
+// (the engine does not retry a manifest): three faults in a row still
+// give a cache hit. One that keeps failing stops the restore after that
+// cache (the others are in the same registry), and the run builds without
+// a cache, saying which registry to check.
 func TestCachePullFault(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
-	mustSucceed(t, e.run(t.Context(), nil, e.input()))
-	e.write("main.go", "package main // changed\n")
-	b := newBuilder(e.reg)
-	b.pullFail = func(ref string) error {
-		return errors.Join(errors.New("pulling "+ref+": received unexpected HTTP status: 503 Service Unavailable"), registry.ErrUnavailable)
-	}
-	o := e.runBudget(b, 0, time.Second)
-	mustSucceed(t, o)
-	if n := len(b.pulls); n != 1 {
-		t.Errorf("pulled %d caches after a fault, want 1: %q", n, b.pulls)
-	}
-	if !o.log.has(pipeline.Warning, "123456789012.dkr.ecr.eu-west-1.amazonaws.com keeps failing") {
-		t.Errorf("no warning naming the registry:\n%s", o.log.text())
-	}
-	if o.res.CacheHit {
-		t.Error("a cache that could not be pulled counted as a hit")
+	for _, tc := range []struct {
+		name      string
+		faults    int // in a row; 0 for all
+		wantPulls int
+		wantHit   bool
+	}{
+		{"three in a row", 3, 4, true},
+		{"persistent", 0, retry.Tries, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			mustSucceed(t, e.run(t.Context(), nil, e.input()))
+			e.write("main.go", "package main // changed\n")
+			b := newBuilder(e.reg)
+			n := 0
+			b.pullFail = func(ref string) error {
+				if n++; tc.faults == 0 || n <= tc.faults {
+					return errors.Join(errors.New("pulling "+ref+": received unexpected HTTP status: 503 Service Unavailable"), registry.ErrUnavailable)
+				}
+				return nil
+			}
+			o := e.runBudget(b, 0, time.Second)
+			mustSucceed(t, o)
+			b.mu.Lock()
+			pulls := len(b.pulls)
+			b.mu.Unlock()
+			if pulls < tc.wantPulls || (!tc.wantHit && pulls != tc.wantPulls) {
+				t.Errorf("pulled %d times, want %d: %q", pulls, tc.wantPulls, b.pulls)
+			}
+			if o.res.CacheHit != tc.wantHit {
+				t.Errorf("cache hit %v, want %v; log:\n%s", o.res.CacheHit, tc.wantHit, o.log.text())
+			}
+			if !tc.wantHit && !o.log.has(pipeline.Warning, "123456789012.dkr.ecr.eu-west-1.amazonaws.com keeps failing") {
+				t.Errorf("no warning naming the registry:\n%s", o.log.text())
+			}
+		})
 	}
 }

@@ -90,19 +90,19 @@ func (r *run) pullCache(ctx context.Context, tag string) (ref string, ok, fault 
 		r.warn("looking up cache %s: %v: building without a cache", tag, err)
 		return "", false, true
 	}
-	if !r.budget.Allows(0) {
-		return "", false, true
-	}
 	ref = r.repo.ref + ":" + tag
-	began := r.Now()
-	auth, err := r.creds.fresh(ctx)
-	if err == nil {
-		pctx, cancel := r.budget.Bound(ctx)
-		err = r.Builder.Pull(pctx, ref, auth)
-		if errors.Is(context.Cause(pctx), retry.ErrSpent) {
-			err = fmt.Errorf("%w: %w", retry.ErrSpent, err)
+	var err error
+	for try := 1; ; try++ {
+		if err = r.pull(ctx, ref); err == nil || ctx.Err() != nil || errors.Is(err, retry.ErrSpent) || !errors.Is(err, registry.ErrUnavailable) {
+			break
 		}
-		cancel()
+		if try == retry.Tries || !r.budget.Allows(retry.Pause(try)) {
+			break
+		}
+		r.Log.Infof("Pull of cache %s failed (%v): trying again (%d of %d)", tag, err, try+1, retry.Tries)
+		if r.pause(ctx, try) != nil {
+			break
+		}
 	}
 	if err == nil {
 		return ref, true, false
@@ -112,12 +112,37 @@ func (r *run) pullCache(ctx context.Context, tag string) (ref string, ok, fault 
 	}
 	fault = errors.Is(err, registry.ErrUnavailable) || errors.Is(err, retry.ErrSpent)
 	if fault {
-		r.budget.Fault(latest(began, r.Now().Add(-retry.EngineRetries)))
 		r.warn("cache %s could not be pulled: the registry %s keeps failing (%v): building without a cache; check the registry's status and the network", tag, hostOf(r.repo.ref), err)
 		return "", false, true
 	}
 	r.warn("cache %s could not be used (%v): building without it", tag, err)
 	return "", false, false
+}
+
+// pull pulls ref into the builder once: under what is left of the run's
+// budget once a fault was seen, and counting the fault it meets.
+func (r *run) pull(ctx context.Context, ref string) error {
+	if !r.budget.Allows(0) {
+		return retry.ErrSpent
+	}
+	began := r.Now()
+	pctx, cancel := r.budget.Bound(ctx)
+	defer cancel()
+	auth, err := r.creds.fresh(ctx)
+	if err != nil {
+		return err
+	}
+	err = r.Builder.Pull(pctx, ref, auth)
+	switch {
+	case err == nil:
+	case errors.Is(context.Cause(pctx), retry.ErrSpent):
+		err = fmt.Errorf("%w: %w", retry.ErrSpent, err)
+	case errors.Is(err, registry.ErrUnavailable):
+		// The engine may have retried a layer for up to
+		// retry.EngineRetries before it gave up: that counts.
+		r.budget.Fault(latest(began, r.Now().Add(-retry.EngineRetries)))
+	}
+	return err
 }
 
 // storeCache pushes the build stage as the dependency key's cache after a

@@ -270,13 +270,14 @@ func (r *run) push(ctx context.Context, imageID, tag string) (build.Pushed, erro
 	ref := r.repo.ref + ":" + tag
 	var err error
 	for try := 1; ; try++ {
+		began := r.Now()
+		pctx, cancel := r.budget.Bound(ctx)
 		var auth build.Auth
 		if auth, err = r.creds.fresh(ctx); err != nil {
+			cancel()
 			return build.Pushed{}, err
 		}
-		began := r.Now()
 		var p build.Pushed
-		pctx, cancel := r.budget.Bound(ctx)
 		p, err = r.Builder.Push(pctx, imageID, ref, auth)
 		spent := context.Cause(pctx)
 		cancel()
