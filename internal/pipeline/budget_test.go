@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/pipeline"
 	"github.com/org/ms-build-action/internal/registry"
 	"github.com/org/ms-build-action/internal/retry"
@@ -163,6 +164,57 @@ func TestCachePullFault(t *testing.T) {
 			}
 			if !tc.wantHit && !o.log.has(pipeline.Warning, "123456789012.dkr.ecr.eu-west-1.amazonaws.com keeps failing") {
 				t.Errorf("no warning naming the registry:\n%s", o.log.text())
+			}
+		})
+	}
+}
+
+// TestBaseResolveFault: a build that failed resolving a base image on a
+// registry fault (BuildKit asks once) is run again: three faults in a row
+// are survived; one that keeps failing ends the run with one line naming
+// the base image and what to check. A refusal is not tried again.
+func TestBaseResolveFault(t *testing.T) {
+	t.Parallel()
+	unavailable := &build.StepError{Step: "[internal] load metadata for 127.0.0.1:5000/base/busybox:1", Msg: "pulling from host 127.0.0.1:5000 failed with status code [manifests 1]: 503 Service Unavailable"}
+	refused := &build.StepError{Step: "[internal] load metadata for 127.0.0.1:5000/base/busybox:1", Msg: "pulling from host 127.0.0.1:5000 failed with status code [manifests 1]: 401 Unauthorized"}
+	for _, tc := range []struct {
+		name       string
+		err        error
+		faults     int // in a row; 0 for all
+		wantBuilds int // of the build stage
+		wantErr    string
+	}{
+		{"three in a row", unavailable, 3, 4, ""},
+		{"persistent", unavailable, 0, retry.Tries, "the registry of base image 127.0.0.1:5000/base/busybox:1 keeps failing (tried 4 times); check its status and the network"},
+		{"refusal", refused, 0, 1, "401 Unauthorized"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, nil)
+			b := newBuilder(e.reg)
+			n := 0
+			b.buildFail = func(_ context.Context, s build.Spec) error {
+				if s.Target != "build" {
+					return nil
+				}
+				if n++; tc.faults == 0 || n <= tc.faults {
+					return tc.err
+				}
+				return nil
+			}
+			o := e.runBudget(b, 0, time.Second)
+			if n != tc.wantBuilds {
+				t.Errorf("built the build stage %d times, want %d", n, tc.wantBuilds)
+			}
+			if tc.wantErr == "" {
+				mustSucceed(t, o)
+				if o.res.Digest == "" || o.res.Digest != e.reg.digestOf("v1") {
+					t.Errorf("digest %s, registry has %s", o.res.Digest, e.reg.digestOf("v1"))
+				}
+				return
+			}
+			if o.err == nil || !strings.Contains(o.err.Error(), tc.wantErr) {
+				t.Errorf("Run() = %v, want an error saying %q", o.err, tc.wantErr)
 			}
 		})
 	}

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/org/ms-build-action/internal/cache"
@@ -136,7 +135,7 @@ func (r *run) pull(ctx context.Context, ref string) error {
 	switch {
 	case err == nil:
 	case errors.Is(context.Cause(pctx), retry.ErrSpent):
-		err = fmt.Errorf("%w: %w", retry.ErrSpent, err)
+		err = spentIn(err)
 	case errors.Is(err, registry.ErrUnavailable):
 		// The engine may have retried a layer for up to
 		// retry.EngineRetries before it gave up: that counts.

@@ -288,7 +288,7 @@ func (r *run) push(ctx context.Context, imageID, tag string) (build.Pushed, erro
 			return build.Pushed{}, err
 		}
 		if errors.Is(spent, retry.ErrSpent) {
-			return build.Pushed{}, r.givenUp(fmt.Errorf("%w: %w", retry.ErrSpent, err), try)
+			return build.Pushed{}, r.givenUp(spentIn(err), try)
 		}
 		switch {
 		case errors.Is(err, registry.ErrAuthExpired):
@@ -313,9 +313,33 @@ func (r *run) push(ctx context.Context, imageID, tag string) (build.Pushed, erro
 // givenUp is the error of a push that failed for good: one line naming
 // the registry and what to check.
 func (r *run) givenUp(err error, tries int) error {
-	return fmt.Errorf("%w: the registry %s keeps failing (%d tries; remote faults may take %s of a run, from the first); check its status and the network, then run again",
-		err, hostOf(r.repo.ref), tries, r.budget.Total())
+	return fmt.Errorf("%w: the registry %s keeps failing (tried %s; remote faults may take %s of a run, from the first); check its status and the network, then run again",
+		err, hostOf(r.repo.ref), timesOf(tries), r.budget.Total())
 }
+
+func timesOf(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return strconv.Itoa(n) + " times"
+}
+
+// spentIn marks err, of a call the budget cut off, as retry.ErrSpent;
+// the engine may have said so in its words already.
+func spentIn(err error) error {
+	if errors.Is(err, retry.ErrSpent) {
+		return err
+	}
+	if strings.Contains(err.Error(), retry.ErrSpent.Error()) {
+		return spent{err}
+	}
+	return fmt.Errorf("%w: %w", retry.ErrSpent, err)
+}
+
+// spent is an error that says retry.ErrSpent in its own words.
+type spent struct{ error }
+
+func (s spent) Unwrap() []error { return []error{s.error, retry.ErrSpent} }
 
 func latest(a, b time.Time) time.Time {
 	if a.After(b) {

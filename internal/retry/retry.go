@@ -17,7 +17,7 @@ const (
 	// Faults is how long one run may spend on remote faults, all calls
 	// together, from the first fault: a fault that persists fails the run
 	// within it, wherever it sits.
-	Faults = 75 * time.Second
+	Faults = 60 * time.Second
 
 	// Tries is how many times the run tries a push that failed on a fault
 	// that may pass: three faults in a row are survived.
@@ -55,6 +55,10 @@ type Budget struct {
 
 	mu    sync.Mutex
 	first time.Time // when the first fault began; zero until one is seen
+	// spent ends when the budget runs out, cutting off the calls that
+	// started before the first fault.
+	spent context.Context
+	end   context.CancelCauseFunc
 }
 
 // NewBudget returns a budget of total (Faults when 0), read on now.
@@ -62,7 +66,8 @@ func NewBudget(total time.Duration, now func() time.Time) *Budget {
 	if total <= 0 {
 		total = Faults
 	}
-	return &Budget{total: total, now: now}
+	spent, end := context.WithCancelCause(context.Background())
+	return &Budget{total: total, now: now, spent: spent, end: end}
 }
 
 // Fault records a fault that may have begun as early as began. The first
@@ -70,9 +75,11 @@ func NewBudget(total time.Duration, now func() time.Time) *Budget {
 func (b *Budget) Fault(began time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.first.IsZero() || began.Before(b.first) {
-		b.first = began
+	if !b.first.IsZero() && !began.Before(b.first) {
+		return
 	}
+	b.first = began
+	time.AfterFunc(max(0, b.total-b.now().Sub(b.first)), func() { b.end(ErrSpent) })
 }
 
 // Left is how much of the budget is left: all of it before any fault,
@@ -97,13 +104,22 @@ func (b *Budget) Faulted() bool {
 }
 
 // Bound returns ctx cut off, with ErrSpent as its cause, when the budget
-// runs out: once a fault has been seen, a call gets only what is left.
-// Before any fault ctx is returned as it is.
+// runs out: once a fault has been seen, a call gets only what is left, and
+// a call that started before the first fault is cut off when it runs out.
 func (b *Budget) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if !b.Faulted() {
-		return ctx, func() {}
+	var cancel context.CancelFunc
+	if b.Faulted() {
+		ctx, cancel = context.WithTimeoutCause(ctx, b.Left(), ErrSpent)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
 	}
-	return context.WithTimeoutCause(ctx, b.Left(), ErrSpent)
+	cctx, cut := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(b.spent, func() { cut(ErrSpent) })
+	return cctx, func() {
+		stop()
+		cut(nil)
+		cancel()
+	}
 }
 
 // Allows reports whether a retry after wait still fits in the budget.

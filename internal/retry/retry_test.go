@@ -68,3 +68,22 @@ func TestPause(t *testing.T) {
 		t.Errorf("the pauses between %d tries add up to %v, want 7 s", retry.Tries, total)
 	}
 }
+
+// TestBudgetCutsCallsInFlight: a call that started before the first fault
+// (unbounded then: a long push must not be cut for nothing) is cut off when
+// the budget runs out.
+func TestBudgetCutsCallsInFlight(t *testing.T) {
+	t.Parallel()
+	b := retry.NewBudget(50*time.Millisecond, time.Now)
+	ctx, cancel := b.Bound(t.Context())
+	defer cancel()
+	b.Fault(time.Now())
+	select {
+	case <-ctx.Done():
+		if !errors.Is(context.Cause(ctx), retry.ErrSpent) {
+			t.Errorf("cut off with %v, want ErrSpent", context.Cause(ctx))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a call in flight was not cut off when the budget ran out")
+	}
+}
