@@ -79,8 +79,8 @@ func (r *run) restore(ctx context.Context) {
 
 // pullCache pulls one cache image into the builder, when the repository has
 // it. fault says the registry failed rather than answered: the restore
-// stops, as the run's budget for faults would otherwise go on caches. A
-// pull runs under what is left of that budget once a fault was seen.
+// stops, as the caches' budget for faults would otherwise go on the others.
+// A pull runs under what is left of that budget once a fault was seen.
 func (r *run) pullCache(ctx context.Context, tag string) (ref string, ok, fault bool) {
 	if _, err := r.Publisher.Describe(ctx, tag); err != nil {
 		if errors.Is(err, registry.ErrNotFound) || ctx.Err() != nil {
@@ -95,7 +95,7 @@ func (r *run) pullCache(ctx context.Context, tag string) (ref string, ok, fault 
 		if err = r.pull(ctx, ref); err == nil || ctx.Err() != nil || errors.Is(err, retry.ErrSpent) || !errors.Is(err, registry.ErrUnavailable) {
 			break
 		}
-		if try == retry.Tries || !r.budget.Allows(retry.Pause(try)) {
+		if try == retry.Tries || !r.cacheBudget.Allows(retry.Pause(try)) {
 			break
 		}
 		r.Log.Infof("Pull of cache %s failed (%v): trying again (%d of %d)", tag, err, try+1, retry.Tries)
@@ -118,14 +118,14 @@ func (r *run) pullCache(ctx context.Context, tag string) (ref string, ok, fault 
 	return "", false, false
 }
 
-// pull pulls ref into the builder once: under what is left of the run's
-// budget once a fault was seen, and counting the fault it meets.
+// pull pulls a cache into the builder once: under what is left of the
+// caches' budget once a fault was seen, and counting the fault it meets.
 func (r *run) pull(ctx context.Context, ref string) error {
-	if !r.budget.Allows(0) {
+	if !r.cacheBudget.Allows(0) {
 		return retry.ErrSpent
 	}
 	began := r.Now()
-	pctx, cancel := r.budget.Bound(ctx)
+	pctx, cancel := r.cacheBudget.Bound(ctx)
 	defer cancel()
 	auth, err := r.creds.fresh(ctx)
 	if err != nil {
@@ -139,7 +139,7 @@ func (r *run) pull(ctx context.Context, ref string) error {
 	case errors.Is(err, registry.ErrUnavailable):
 		// The engine may have retried a layer for up to
 		// retry.EngineRetries before it gave up: that counts.
-		r.budget.Fault(latest(began, r.Now().Add(-retry.EngineRetries)))
+		r.cacheBudget.Fault(latest(began, r.Now().Add(-retry.EngineRetries)))
 	}
 	return err
 }
@@ -154,7 +154,7 @@ func (r *run) storeCache(ctx context.Context, imageID string) {
 	}
 	t := r.Now()
 	tag := cache.CacheTag(r.plan.depKey)
-	if _, err := r.push(ctx, imageID, tag); err != nil {
+	if _, err := r.push(ctx, r.cacheBudget, imageID, tag); err != nil {
 		if ctx.Err() == nil {
 			r.warn("storing the build cache: %v", err)
 		}

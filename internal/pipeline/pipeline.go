@@ -141,7 +141,7 @@ func (e *InputError) Error() string { return "input " + e.Input + ": " + e.Msg }
 // under a staging tag, check it, attach the requested tags, record it for
 // later runs, and report what was made.
 func (p *Pipeline) Run(ctx context.Context, in Input) (Result, error) {
-	r := &run{Pipeline: p, in: in, start: p.Now(), budget: retry.NewBudget(p.Faults, p.Now)}
+	r := &run{Pipeline: p, in: in, start: p.Now(), budget: retry.NewBudget(p.Faults, p.Now), cacheBudget: retry.NewBudget(p.Faults, p.Now)}
 	for _, n := range in.Notices {
 		p.Log.Note(Note{Level: Notice, Message: n})
 	}
@@ -213,6 +213,10 @@ type run struct {
 	creds       creds                   // the registry login, kept fresh
 	skipK       string                  // the skip key; "" when skipping is off
 	budget      *retry.Budget           // the run's time for remote faults, shared with its background work
+	// cacheBudget is the caches' own (pulls and the cache's push): a cache
+	// is never needed, and the faults it meets must not spend the time of
+	// the pushes that are.
+	cacheBudget *retry.Budget
 
 	cacheHit       bool
 	buildCacheFrom []string // cache images pulled for the build stage

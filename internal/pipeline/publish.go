@@ -259,11 +259,11 @@ func (g registries) Credentials(ctx context.Context, host string) (build.Auth, e
 
 // push pushes a built image to the repository under tag, logging in again
 // when the registry says the token expired, and trying again after a fault
-// that may pass while the run's budget for faults lasts. The engine retries
-// each layer itself, but not the manifest: a try after a fault runs under
-// what is left of the budget, so that layers the engine already retried in
-// vain are not retried again in full.
-func (r *run) push(ctx context.Context, imageID, tag string) (build.Pushed, error) {
+// that may pass while budget lasts (the run's; the caches' own for a
+// cache). The engine retries each layer itself, but not the manifest: a
+// try after a fault runs under what is left of the budget, so that layers
+// the engine already retried in vain are not retried again in full.
+func (r *run) push(ctx context.Context, budget *retry.Budget, imageID, tag string) (build.Pushed, error) {
 	if err := r.prepared(ctx); err != nil {
 		return build.Pushed{}, err
 	}
@@ -271,7 +271,7 @@ func (r *run) push(ctx context.Context, imageID, tag string) (build.Pushed, erro
 	var err error
 	for try := 1; ; try++ {
 		began := r.Now()
-		pctx, cancel := r.budget.Bound(ctx)
+		pctx, cancel := budget.Bound(ctx)
 		var auth build.Auth
 		if auth, err = r.creds.fresh(ctx); err != nil {
 			cancel()
@@ -288,7 +288,7 @@ func (r *run) push(ctx context.Context, imageID, tag string) (build.Pushed, erro
 			return build.Pushed{}, err
 		}
 		if errors.Is(spent, retry.ErrSpent) {
-			return build.Pushed{}, r.givenUp(spentIn(err), try)
+			return build.Pushed{}, r.givenUp(spentIn(err), try, budget)
 		}
 		switch {
 		case errors.Is(err, registry.ErrAuthExpired):
@@ -298,10 +298,10 @@ func (r *run) push(ctx context.Context, imageID, tag string) (build.Pushed, erro
 		default:
 			// The engine may have retried a layer for up to
 			// retry.EngineRetries before it gave up: that counts.
-			r.budget.Fault(latest(began, r.Now().Add(-retry.EngineRetries)))
+			budget.Fault(latest(began, r.Now().Add(-retry.EngineRetries)))
 		}
-		if try == retry.Tries || !r.budget.Allows(retry.Pause(try)) {
-			return build.Pushed{}, r.givenUp(err, try)
+		if try == retry.Tries || !budget.Allows(retry.Pause(try)) {
+			return build.Pushed{}, r.givenUp(err, try, budget)
 		}
 		r.Log.Infof("Push of %s failed (%v): trying again (%d of %d)", ref, err, try+1, retry.Tries)
 		if err := r.pause(ctx, try); err != nil {
@@ -312,9 +312,9 @@ func (r *run) push(ctx context.Context, imageID, tag string) (build.Pushed, erro
 
 // givenUp is the error of a push that failed for good: one line naming
 // the registry and what to check.
-func (r *run) givenUp(err error, tries int) error {
+func (r *run) givenUp(err error, tries int, budget *retry.Budget) error {
 	return fmt.Errorf("%w: the registry %s keeps failing (tried %s; remote faults may take %s of a run, from the first); check its status and the network, then run again",
-		err, hostOf(r.repo.ref), timesOf(tries), r.budget.Total())
+		err, hostOf(r.repo.ref), timesOf(tries), budget.Total())
 }
 
 func timesOf(n int) string {
@@ -532,7 +532,7 @@ func (r *run) publish(ctx context.Context) error {
 	staging := stagingTag(r.image.ID, t)
 	ref := r.repo.ref + ":" + staging
 	r.Log.Infof("Pushing %s", ref)
-	pushed, err := r.push(ctx, r.image.ID, staging)
+	pushed, err := r.push(ctx, r.budget, r.image.ID, staging)
 	if err != nil {
 		return err
 	}
