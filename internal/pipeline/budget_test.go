@@ -185,7 +185,7 @@ func TestBaseResolveFault(t *testing.T) {
 		wantErr    string
 	}{
 		{"three in a row", unavailable, 3, 4, ""},
-		{"persistent", unavailable, 0, retry.Tries, "the registry of base image 127.0.0.1:5000/base/busybox:1 keeps failing (tried 4 times); check its status and the network"},
+		{"persistent", unavailable, 0, retry.Tries, "the registry of base image 127.0.0.1:5000/base/busybox:1 keeps failing; check its status and the network, then run again (tried 4 times)"},
 		{"refusal", refused, 0, 1, "401 Unauthorized"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

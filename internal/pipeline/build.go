@@ -114,7 +114,7 @@ func (r *run) buildTried(ctx context.Context, s build.Spec, p build.Progress) (b
 		}
 		r.budget.Fault(began)
 		if try == retry.Tries || !r.budget.Allows(retry.Pause(try)) {
-			return img, fmt.Errorf("%w: the registry of base image %s keeps failing (tried %s); check its status and the network, then run again", err, ref, timesOf(try))
+			return img, fmt.Errorf("%w: the registry of base image %s keeps failing; check its status and the network, then run again (tried %s)", err, ref, timesOf(try))
 		}
 		r.Log.Infof("Resolving base image %s failed (%v): building again (%d of %d)", ref, err, try+1, retry.Tries)
 		if err := r.pause(ctx, try); err != nil {

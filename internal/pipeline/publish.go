@@ -313,7 +313,7 @@ func (r *run) push(ctx context.Context, budget *retry.Budget, imageID, tag strin
 // givenUp is the error of a push that failed for good: one line naming
 // the registry and what to check.
 func (r *run) givenUp(err error, tries int, budget *retry.Budget) error {
-	return fmt.Errorf("%w: the registry %s keeps failing (tried %s; remote faults may take %s of a run, from the first); check its status and the network, then run again",
+	return fmt.Errorf("%w: the registry %s keeps failing; check its status and the network, then run again (tried %s, within the %s a run may spend on remote faults)",
 		err, hostOf(r.repo.ref), timesOf(tries), budget.Total())
 }
 
