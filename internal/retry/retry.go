@@ -16,8 +16,11 @@ import (
 const (
 	// Faults is how long one run may spend on remote faults, all calls
 	// together, from the first fault: a fault that persists fails the run
-	// within it, wherever it sits.
-	Faults = 60 * time.Second
+	// within it, wherever it sits. It is EngineRetries: a push or pull that
+	// failed after the engine retried a layer for all of that is not tried
+	// again, while one that failed quickly (a manifest) has time for its
+	// tries.
+	Faults = EngineRetries
 
 	// Tries is how many times the run tries a push that failed on a fault
 	// that may pass: three faults in a row are survived.
