@@ -34,6 +34,7 @@ import (
 	"github.com/org/ms-build-action/internal/ociregistry"
 	"github.com/org/ms-build-action/internal/pipeline"
 	"github.com/org/ms-build-action/internal/registry"
+	msbretry "github.com/org/ms-build-action/internal/retry"
 )
 
 // version is set at release time with -ldflags "-X main.version=v1.2.3".
@@ -110,7 +111,7 @@ func hint(err error) string {
 	case errors.As(err, &api) && strings.HasPrefix(api.ErrorCode(), "AccessDenied"):
 		return " (the AWS credentials lack a permission: see the IAM permissions in the README)"
 	case errors.As(err, &op) && errors.As(err, new(*retry.MaxAttemptsError)):
-		return fmt.Sprintf(" (ECR kept failing on %s after %d attempts: check AWS's service health and the network, then run again)", op.Operation(), ecrAttempts)
+		return fmt.Sprintf(" (ECR kept failing on %s after %d attempts: check AWS's service health and the network, then run again)", op.Operation(), msbretry.ECRAttempts)
 	}
 	return ""
 }
@@ -211,7 +212,7 @@ func publisher(ctx context.Context, in *action.Inputs, rep action.Reporter) (pip
 		e := &embedded{repo: in.Repository, rep: rep}
 		return e, e.close, nil
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(in.Region), config.WithRetryMaxAttempts(ecrAttempts))
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(in.Region), config.WithRetryer(ecrRetryer))
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading AWS configuration: %w", err)
 	}
@@ -232,7 +233,7 @@ func newKeychain(getenv func(string) string, rep action.Reporter) *keychain.Keyc
 		DockerConfig: dir,
 		Mask:         func(secret string) { mask(rep, secret) },
 		ECR: func(ctx context.Context, region string) (ecr.API, error) {
-			cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region), config.WithRetryMaxAttempts(ecrAttempts))
+			cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region), config.WithRetryer(ecrRetryer))
 			if err != nil {
 				return nil, fmt.Errorf("loading AWS configuration: %w", err)
 			}
@@ -434,10 +435,17 @@ func (l logTo) Note(n pipeline.Note) {
 	l.rep.Annotate(action.Annotation{Level: level, Title: n.Title, File: n.File, Line: n.Line, Message: n.Message})
 }
 
-// ecrAttempts is how many times an ECR call is tried: throttling and server
-// errors are retried by the SDK with growing, jittered pauses (about 15 s in
-// all before it gives up).
-const ecrAttempts = 5
+// ecrRetryer is the AWS SDK's standard retryer under the run's policy
+// (internal/retry): throttling and server errors are retried by the SDK
+// alone, retry.ECRAttempts times with jittered pauses of at most
+// retry.ECRMaxBackoff, so that an ECR call that keeps failing gives up well
+// within the run's budget for faults; the run never retries it again.
+func ecrRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = msbretry.ECRAttempts
+		o.MaxBackoff = msbretry.ECRMaxBackoff
+	})
+}
 
 func usage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprintf(w, `ms-build builds a multi-stage Dockerfile with BuildKit and pushes the runtime image to Amazon ECR.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/retry"
 )
 
 // build builds the runtime target and the build stage as its own target
@@ -36,7 +38,7 @@ func (r *run) build(ctx context.Context) error {
 	if storeCache {
 		err := r.timed("build stage "+bs.Ref(), func() (err error) {
 			r.Log.Infof("Building build stage %s", bs.Ref())
-			r.buildImage, err = r.Builder.Build(ctx, stage, progress{r.Log})
+			r.buildImage, err = r.buildTried(ctx, stage, progress{r.Log})
 			return err
 		})
 		if err != nil {
@@ -55,7 +57,7 @@ func (r *run) build(ctx context.Context) error {
 	rt.CacheFrom = append(append([]string(nil), r.buildCacheFrom...), r.runtimeFrom...)
 	err := r.timed("runtime stage "+r.plan.target.Ref(), func() (err error) {
 		r.Log.Infof("Building runtime stage %s", r.plan.target.Ref())
-		r.image, err = r.Builder.Build(ctx, rt, progress{r.Log})
+		r.image, err = r.buildTried(ctx, rt, progress{r.Log})
 		return err
 	})
 	if err != nil {
@@ -98,6 +100,47 @@ func (r *run) sizeBuildStage(ctx context.Context, stage build.Spec) {
 }
 
 // localName is the name an image gets in the builder's store.
+// buildTried runs one build, and runs it again when BuildKit failed to
+// resolve a base image on a registry fault before any step ran: it asks the
+// registry once, and the engine does not retry. Tries and pauses are a
+// push's, within the run's budget for faults.
+func (r *run) buildTried(ctx context.Context, s build.Spec, p build.Progress) (build.Image, error) {
+	for try := 1; ; try++ {
+		began := r.Now()
+		img, err := r.Builder.Build(ctx, s, p)
+		ref, fault := baseFault(err)
+		if !fault || ctx.Err() != nil {
+			return img, err
+		}
+		r.budget.Fault(began)
+		if try == retry.Tries || !r.budget.Allows(retry.Pause(try)) {
+			return img, fmt.Errorf("%w: the registry of base image %s keeps failing; check its status and the network, then run again (tried %s)", err, ref, timesOf(try))
+		}
+		r.Log.Infof("Resolving base image %s failed (%v): building again (%d of %d)", ref, err, try+1, retry.Tries)
+		if err := r.pause(ctx, try); err != nil {
+			return img, err
+		}
+	}
+}
+
+// baseFault reads a build's error: the base image BuildKit failed to
+// resolve on a fault that may pass (a 5xx, a dropped connection), not a
+// refusal. The engine reports it only as text; the adapter should say so
+// by type (registry.ErrUnavailable), as it does for a push.
+func baseFault(err error) (string, bool) {
+	var se *build.StepError
+	if !errors.As(err, &se) {
+		return "", false
+	}
+	ref, ok := strings.CutPrefix(se.Step, "[internal] load metadata for ")
+	if !ok || !transientMsg.MatchString(se.Msg) {
+		return "", false
+	}
+	return ref, true
+}
+
+var transientMsg = regexp.MustCompile(`\b50[0-4]\b|connection reset|connection refused|i/o timeout|\bEOF\b`)
+
 func localName(repo, tag string) string { return "ms-build/" + repo + ":" + tag }
 
 // background runs work beside the rest of the run. Run waits for it before

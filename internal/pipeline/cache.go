@@ -7,6 +7,7 @@ import (
 
 	"github.com/org/ms-build-action/internal/cache"
 	"github.com/org/ms-build-action/internal/registry"
+	"github.com/org/ms-build-action/internal/retry"
 )
 
 // caching reports whether the run reads and writes the registry's caches
@@ -42,7 +43,13 @@ func (r *run) restore(ctx context.Context) {
 			candidates = append(candidates, cache.BranchCacheTag(b))
 		}
 		for i, tag := range candidates {
-			if ref, ok := r.pullCache(ctx, tag); ok {
+			ref, ok, fault := r.pullCache(ctx, tag)
+			if fault {
+				// The other caches are in the same registry: build
+				// without them rather than spend the run's time on it.
+				return nil
+			}
+			if ok {
 				r.buildCacheFrom = []string{ref}
 				r.cacheHit = i == 0
 				if r.cacheHit {
@@ -57,7 +64,11 @@ func (r *run) restore(ctx context.Context) {
 			r.Log.Infof("Cache miss for key %s: no build cache of the key or the branch yet", key.Short())
 		}
 		for _, b := range r.branches() {
-			if ref, ok := r.pullCache(ctx, cache.RuntimeCacheTag(b)); ok {
+			ref, ok, fault := r.pullCache(ctx, cache.RuntimeCacheTag(b))
+			if fault {
+				break
+			}
+			if ok {
 				r.runtimeFrom = []string{ref}
 				break
 			}
@@ -67,26 +78,70 @@ func (r *run) restore(ctx context.Context) {
 }
 
 // pullCache pulls one cache image into the builder, when the repository has
-// it.
-func (r *run) pullCache(ctx context.Context, tag string) (string, bool) {
+// it. fault says the registry failed rather than answered: the restore
+// stops, as the caches' budget for faults would otherwise go on the others.
+// A pull runs under what is left of that budget once a fault was seen.
+func (r *run) pullCache(ctx context.Context, tag string) (ref string, ok, fault bool) {
 	if _, err := r.Publisher.Describe(ctx, tag); err != nil {
-		if !errors.Is(err, registry.ErrNotFound) && ctx.Err() == nil {
-			r.warn("looking up cache %s: %v: building without it", tag, err)
+		if errors.Is(err, registry.ErrNotFound) || ctx.Err() != nil {
+			return "", false, false
 		}
-		return "", false
+		r.warn("looking up cache %s: %v: building without a cache", tag, err)
+		return "", false, true
 	}
-	ref := r.repo.ref + ":" + tag
-	auth, err := r.creds.fresh(ctx)
+	ref = r.repo.ref + ":" + tag
+	var err error
+	for try := 1; ; try++ {
+		if err = r.pull(ctx, ref); err == nil || ctx.Err() != nil || errors.Is(err, retry.ErrSpent) || !errors.Is(err, registry.ErrUnavailable) {
+			break
+		}
+		if try == retry.Tries || !r.cacheBudget.Allows(retry.Pause(try)) {
+			break
+		}
+		r.Log.Infof("Pull of cache %s failed (%v): trying again (%d of %d)", tag, err, try+1, retry.Tries)
+		if r.pause(ctx, try) != nil {
+			break
+		}
+	}
 	if err == nil {
-		err = r.Builder.Pull(ctx, ref, auth)
+		return ref, true, false
 	}
+	if ctx.Err() != nil {
+		return "", false, false
+	}
+	fault = errors.Is(err, registry.ErrUnavailable) || errors.Is(err, retry.ErrSpent)
+	if fault {
+		r.warn("cache %s could not be pulled: the registry %s keeps failing (%v): building without a cache; check the registry's status and the network", tag, hostOf(r.repo.ref), err)
+		return "", false, true
+	}
+	r.warn("cache %s could not be used (%v): building without it", tag, err)
+	return "", false, false
+}
+
+// pull pulls a cache into the builder once: under what is left of the
+// caches' budget once a fault was seen, and counting the fault it meets.
+func (r *run) pull(ctx context.Context, ref string) error {
+	if !r.cacheBudget.Allows(0) {
+		return retry.ErrSpent
+	}
+	began := r.Now()
+	pctx, cancel := r.cacheBudget.Bound(ctx)
+	defer cancel()
+	auth, err := r.creds.fresh(ctx)
 	if err != nil {
-		if ctx.Err() == nil {
-			r.warn("cache %s could not be used (%v): building without it", tag, err)
-		}
-		return "", false
+		return err
 	}
-	return ref, true
+	err = r.Builder.Pull(pctx, ref, auth)
+	switch {
+	case err == nil:
+	case errors.Is(context.Cause(pctx), retry.ErrSpent):
+		err = spentIn(err)
+	case errors.Is(err, registry.ErrUnavailable):
+		// The engine may have retried a layer for up to
+		// retry.EngineRetries before it gave up: that counts.
+		r.cacheBudget.Fault(latest(began, r.Now().Add(-retry.EngineRetries)))
+	}
+	return err
 }
 
 // storeCache pushes the build stage as the dependency key's cache after a
@@ -99,7 +154,7 @@ func (r *run) storeCache(ctx context.Context, imageID string) {
 	}
 	t := r.Now()
 	tag := cache.CacheTag(r.plan.depKey)
-	if _, err := r.push(ctx, imageID, tag); err != nil {
+	if _, err := r.push(ctx, r.cacheBudget, imageID, tag); err != nil {
 		if ctx.Err() == nil {
 			r.warn("storing the build cache: %v", err)
 		}

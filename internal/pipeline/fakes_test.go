@@ -288,6 +288,8 @@ type fakeBuilder struct {
 	pushFail  func(ref string, try int) error
 	pullFail  func(ref string) error
 	tries     map[string]int
+	// bounded says, push by push, whether it ran under a deadline.
+	bounded []bool
 }
 
 var _ pipeline.Builder = (*fakeBuilder)(nil)
@@ -365,6 +367,8 @@ func (b *fakeBuilder) Push(ctx context.Context, imageID, ref string, auth build.
 	b.tries[ref]++
 	try, fail := b.tries[ref], b.pushFail
 	b.pushes = append(b.pushes, ref)
+	_, bounded := ctx.Deadline()
+	b.bounded = append(b.bounded, bounded)
 	b.auths = append(b.auths, auth)
 	_, built := b.images[imageID]
 	b.mu.Unlock()

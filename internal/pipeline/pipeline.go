@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/retry"
 )
 
 // Pipeline is one run's parts, assembled by main.
@@ -18,6 +19,9 @@ type Pipeline struct {
 	Now       func() time.Time
 	// Pause waits between tries of a push; nil waits 1 s, 2 s, 4 s.
 	Pause func(ctx context.Context, try int) error
+	// Faults is how long the run may spend on remote faults in all, from
+	// the first; 0 is retry.Faults.
+	Faults time.Duration
 	// Keychain answers for the registries the build pulls from other than
 	// the one pushed to (its login is the run's own); nil: anonymous.
 	Keychain build.Credentials
@@ -137,7 +141,7 @@ func (e *InputError) Error() string { return "input " + e.Input + ": " + e.Msg }
 // under a staging tag, check it, attach the requested tags, record it for
 // later runs, and report what was made.
 func (p *Pipeline) Run(ctx context.Context, in Input) (Result, error) {
-	r := &run{Pipeline: p, in: in, start: p.Now()}
+	r := &run{Pipeline: p, in: in, start: p.Now(), budget: retry.NewBudget(p.Faults, p.Now), cacheBudget: retry.NewBudget(p.Faults, p.Now)}
 	for _, n := range in.Notices {
 		p.Log.Note(Note{Level: Notice, Message: n})
 	}
@@ -208,6 +212,11 @@ type run struct {
 	cancelBuild context.CancelCauseFunc // cancels the build when the repository cannot be used
 	creds       creds                   // the registry login, kept fresh
 	skipK       string                  // the skip key; "" when skipping is off
+	budget      *retry.Budget           // the run's time for remote faults, shared with its background work
+	// cacheBudget is the caches' own (pulls and the cache's push): a cache
+	// is never needed, and the faults it meets must not spend the time of
+	// the pushes that are.
+	cacheBudget *retry.Budget
 
 	cacheHit       bool
 	buildCacheFrom []string // cache images pulled for the build stage

@@ -15,6 +15,7 @@ import (
 	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/cache"
 	"github.com/org/ms-build-action/internal/registry"
+	"github.com/org/ms-build-action/internal/retry"
 )
 
 // repo is the repository the run pushes to.
@@ -256,45 +257,95 @@ func (g registries) Credentials(ctx context.Context, host string) (build.Auth, e
 	return build.Auth{}, nil
 }
 
-// pushTries is how many times a push is tried when it fails on a fault that
-// may pass: the builder retries each layer itself, but not the manifest.
-const pushTries = 4
-
 // push pushes a built image to the repository under tag, logging in again
-// when the registry says the token expired and trying again after a fault
-// that may pass, with a growing pause.
-func (r *run) push(ctx context.Context, imageID, tag string) (build.Pushed, error) {
+// when the registry says the token expired, and trying again after a fault
+// that may pass while budget lasts (the run's; the caches' own for a
+// cache). The engine retries each layer itself, but not the manifest: a
+// try after a fault runs under what is left of the budget, so that layers
+// the engine already retried in vain are not retried again in full.
+func (r *run) push(ctx context.Context, budget *retry.Budget, imageID, tag string) (build.Pushed, error) {
 	if err := r.prepared(ctx); err != nil {
 		return build.Pushed{}, err
 	}
 	ref := r.repo.ref + ":" + tag
 	var err error
 	for try := 1; ; try++ {
+		began := r.Now()
+		pctx, cancel := budget.Bound(ctx)
 		var auth build.Auth
 		if auth, err = r.creds.fresh(ctx); err != nil {
+			cancel()
 			return build.Pushed{}, err
 		}
 		var p build.Pushed
-		if p, err = r.Builder.Push(ctx, imageID, ref, auth); err == nil {
+		p, err = r.Builder.Push(pctx, imageID, ref, auth)
+		spent := context.Cause(pctx)
+		cancel()
+		if err == nil {
 			return p, nil
 		}
 		if ctx.Err() != nil {
 			return build.Pushed{}, err
+		}
+		if errors.Is(spent, retry.ErrSpent) {
+			return build.Pushed{}, r.givenUp(spentIn(err), try, budget)
 		}
 		switch {
 		case errors.Is(err, registry.ErrAuthExpired):
 			r.creds.expire()
 		case !errors.Is(err, registry.ErrUnavailable):
 			return build.Pushed{}, err
+		default:
+			// The engine may have retried a layer for up to
+			// retry.EngineRetries before it gave up: that counts.
+			budget.Fault(latest(began, r.Now().Add(-retry.EngineRetries)))
 		}
-		if try == pushTries {
-			return build.Pushed{}, fmt.Errorf("%w: the registry %s keeps failing; check its status and the network, then run again", err, hostOf(r.repo.ref))
+		if try == retry.Tries || !budget.Allows(retry.Pause(try)) {
+			return build.Pushed{}, r.givenUp(err, try, budget)
 		}
-		r.Log.Infof("Push of %s failed (%v): trying again (%d of %d)", ref, err, try+1, pushTries)
+		r.Log.Infof("Push of %s failed (%v): trying again (%d of %d)", ref, err, try+1, retry.Tries)
 		if err := r.pause(ctx, try); err != nil {
 			return build.Pushed{}, err
 		}
 	}
+}
+
+// givenUp is the error of a push that failed for good: one line naming
+// the registry and what to check.
+func (r *run) givenUp(err error, tries int, budget *retry.Budget) error {
+	return fmt.Errorf("%w: the registry %s keeps failing; check its status and the network, then run again (tried %s, within the %s a run may spend on remote faults)",
+		err, hostOf(r.repo.ref), timesOf(tries), budget.Total())
+}
+
+func timesOf(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return strconv.Itoa(n) + " times"
+}
+
+// spentIn marks err, of a call the budget cut off, as retry.ErrSpent;
+// the engine may have said so in its words already.
+func spentIn(err error) error {
+	if errors.Is(err, retry.ErrSpent) {
+		return err
+	}
+	if strings.Contains(err.Error(), retry.ErrSpent.Error()) {
+		return spent{err}
+	}
+	return fmt.Errorf("%w: %w", retry.ErrSpent, err)
+}
+
+// spent is an error that says retry.ErrSpent in its own words.
+type spent struct{ error }
+
+func (s spent) Unwrap() []error { return []error{s.error, retry.ErrSpent} }
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (r *run) pause(ctx context.Context, try int) error {
@@ -302,7 +353,7 @@ func (r *run) pause(ctx context.Context, try int) error {
 		return r.Pause(ctx, try)
 	}
 	select {
-	case <-time.After(time.Duration(1<<(try-1)) * time.Second):
+	case <-time.After(retry.Pause(try)):
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -481,7 +532,7 @@ func (r *run) publish(ctx context.Context) error {
 	staging := stagingTag(r.image.ID, t)
 	ref := r.repo.ref + ":" + staging
 	r.Log.Infof("Pushing %s", ref)
-	pushed, err := r.push(ctx, r.image.ID, staging)
+	pushed, err := r.push(ctx, r.budget, r.image.ID, staging)
 	if err != nil {
 		return err
 	}
