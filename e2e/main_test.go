@@ -108,7 +108,7 @@ func github(t *testing.T, dir string, e *testenv.ECR, inputs map[string]string, 
 		env = append(env, e.Env()...)
 	}
 	for k, v := range inputs {
-		env = append(env, "INPUT_"+strings.ToUpper(k)+"="+v)
+		env = append(env, inputVar(k)+"="+v)
 	}
 	r := runBinary(t, dir, append(env, extra...))
 	r.outputs = parseOutputs(t, filepath.Join(meta, "output"))
@@ -632,4 +632,10 @@ func TestCLI(t *testing.T) {
 	if r.code != 1 || strings.TrimSpace(r.stderr) != `error: input dry-run: "maybe" is not a boolean: use true or false` {
 		t.Errorf("--dry-run=maybe: exit %d, stderr %q", r.code, r.stderr)
 	}
+}
+
+// inputVar is the variable action.yml hands an input over in:
+// INPUT_CACHE_KEY_FILES for cache-key-files.
+func inputVar(name string) string {
+	return "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }

@@ -185,7 +185,7 @@ func githubEnv(t *testing.T, dir string, e *testenv.ECR, inputs map[string]strin
 	}
 	env = append(env, e.Env()...)
 	for k, v := range inputs {
-		env = append(env, "INPUT_"+strings.ToUpper(k)+"="+v)
+		env = append(env, inputVar(k)+"="+v)
 	}
 	return env, filepath.Join(meta, "output")
 }

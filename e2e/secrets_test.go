@@ -207,7 +207,7 @@ func gitlab(t *testing.T, dir string, e *testenv.ECR, inputs map[string]string, 
 	}
 	env = append(env, e.Env()...)
 	for k, v := range inputs {
-		env = append(env, "INPUT_"+strings.ToUpper(k)+"="+v)
+		env = append(env, inputVar(k)+"="+v)
 	}
 	r := runBinary(t, dir, append(env, extra...))
 	b, err := os.ReadFile(dotenv)
