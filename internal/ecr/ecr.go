@@ -167,9 +167,14 @@ func (r *Registry) Describe(ctx context.Context, ref string) (registry.Image, er
 		ImageIds:       []types.ImageIdentifier{imageID(ref)},
 	})
 	var nf *types.ImageNotFoundException
+	var nr *types.RepositoryNotFoundException
 	switch {
 	case errors.As(err, &nf):
 		return registry.Image{}, fmt.Errorf("describing %s:%s: %w", repo, ref, registry.ErrNotFound)
+	case errors.As(err, &nr):
+		// A repository this run is creating beside its build holds nothing
+		// yet: no image has ref.
+		return registry.Image{}, fmt.Errorf("describing %s:%s: the repository does not exist yet: %w", repo, ref, registry.ErrNotFound)
 	case err != nil:
 		return registry.Image{}, fmt.Errorf("describing %s:%s: %w", repo, ref, err)
 	case len(out.ImageDetails) == 0:
@@ -203,7 +208,11 @@ func (r *Registry) Manifest(ctx context.Context, ref string) (registry.Manifest,
 		ImageIds:           []types.ImageIdentifier{imageID(ref)},
 		AcceptedMediaTypes: manifestTypes,
 	})
-	if err != nil {
+	var nr *types.RepositoryNotFoundException
+	switch {
+	case errors.As(err, &nr):
+		return registry.Manifest{}, fmt.Errorf("getting the manifest of %s:%s: the repository does not exist yet: %w", repo, ref, registry.ErrNotFound)
+	case err != nil:
 		return registry.Manifest{}, fmt.Errorf("getting the manifest of %s:%s: %w", repo, ref, err)
 	}
 	if len(out.Images) == 0 {

@@ -238,3 +238,20 @@ func TestPutImmutable(t *testing.T) {
 		})
 	}
 }
+
+// A repository the run is creating beside its build holds no image yet: a
+// lookup there is a miss, not a failure to warn about.
+func TestMissingRepositoryHoldsNothing(t *testing.T) {
+	t.Parallel()
+	missing := &types.RepositoryNotFoundException{Message: aws.String("nope")}
+	r := New(&fake{
+		images: func(*ecr.DescribeImagesInput) (*ecr.DescribeImagesOutput, error) { return nil, missing },
+		get:    func(*ecr.BatchGetImageInput) (*ecr.BatchGetImageOutput, error) { return nil, missing },
+	}, "", "team/app")
+	if _, err := r.Describe(t.Context(), "buildcache-0123"); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("Describe() = %v, want ErrNotFound", err)
+	}
+	if _, err := r.Manifest(t.Context(), "buildcache-0123"); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("Manifest() = %v, want ErrNotFound", err)
+	}
+}
