@@ -80,15 +80,20 @@ func escapeGitHubData(s string) string {
 		case r == '\t':
 			b.WriteRune(r)
 		case r == '%' || isControl(r):
-			var buf [utf8.UTFMax]byte
-			for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
-				fmt.Fprintf(&b, "%%%02X", c)
-			}
+			percent(&b, r)
 		default:
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+// percent writes r as %XX, a byte at a time, as the runner decodes it.
+func percent(b *strings.Builder, r rune) {
+	var buf [utf8.UTFMax]byte
+	for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
+		fmt.Fprintf(b, "%%%02X", c)
+	}
 }
 
 // escapeControls is escapeGitHubData without %: for the fields that
@@ -105,10 +110,7 @@ func escapeControls(keepNewlines bool) escapeFunc {
 			case r == '\t', keepNewlines && r == '\n':
 				b.WriteRune(r)
 			case isControl(r):
-				var buf [utf8.UTFMax]byte
-				for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
-					fmt.Fprintf(&b, "%%%02X", c)
-				}
+				percent(&b, r)
 			default:
 				b.WriteRune(r)
 			}
