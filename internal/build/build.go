@@ -101,3 +101,14 @@ type StepError struct {
 }
 
 func (e *StepError) Error() string { return fmt.Sprintf("step %s failed: %s", e.Step, e.Msg) }
+
+// ResolveError is a build that failed before any step ran, resolving an
+// image it pulls (FROM, COPY --from, RUN --mount=from). Err wraps
+// registry.ErrUnavailable when the registry failed rather than refused.
+type ResolveError struct {
+	Ref string
+	Err error
+}
+
+func (e *ResolveError) Error() string { return e.Err.Error() }
+func (e *ResolveError) Unwrap() error { return e.Err }

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -175,8 +176,11 @@ func TestCachePullFault(t *testing.T) {
 // the base image and what to check. A refusal is not tried again.
 func TestBaseResolveFault(t *testing.T) {
 	t.Parallel()
-	unavailable := &build.StepError{Step: "[internal] load metadata for 127.0.0.1:5000/base/busybox:1", Msg: "pulling from host 127.0.0.1:5000 failed with status code [manifests 1]: 503 Service Unavailable"}
-	refused := &build.StepError{Step: "[internal] load metadata for 127.0.0.1:5000/base/busybox:1", Msg: "pulling from host 127.0.0.1:5000 failed with status code [manifests 1]: 401 Unauthorized"}
+	// As the Docker adapter classifies them (its resolveFault).
+	const base = "127.0.0.1:5000/base/busybox:1"
+	unavailable := &build.ResolveError{Ref: base, Err: fmt.Errorf("%w: %w", registry.ErrUnavailable,
+		&build.StepError{Step: "[internal] load metadata for " + base, Msg: "pulling from host 127.0.0.1:5000 failed with status code [manifests 1]: 503 Service Unavailable"})}
+	refused := &build.ResolveError{Ref: base, Err: &build.StepError{Step: "[internal] load metadata for " + base, Msg: "pulling from host 127.0.0.1:5000 failed with status code [manifests 1]: 401 Unauthorized"}}
 	for _, tc := range []struct {
 		name       string
 		err        error

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/registry"
 	"github.com/org/ms-build-action/internal/retry"
 )
 
@@ -123,23 +123,16 @@ func (r *run) buildTried(ctx context.Context, s build.Spec, p build.Progress) (b
 	}
 }
 
-// baseFault reads a build's error: the base image BuildKit failed to
-// resolve on a fault that may pass (a 5xx, a dropped connection), not a
-// refusal. The engine reports it only as text; the adapter should say so
-// by type (registry.ErrUnavailable), as it does for a push.
+// baseFault reads a build's error: the image BuildKit failed to resolve on
+// a fault that may pass (a 5xx, a dropped connection), not a refusal, as
+// the builder classified it.
 func baseFault(err error) (string, bool) {
-	var se *build.StepError
-	if !errors.As(err, &se) {
+	var re *build.ResolveError
+	if !errors.As(err, &re) || !errors.Is(err, registry.ErrUnavailable) {
 		return "", false
 	}
-	ref, ok := strings.CutPrefix(se.Step, "[internal] load metadata for ")
-	if !ok || !transientMsg.MatchString(se.Msg) {
-		return "", false
-	}
-	return ref, true
+	return re.Ref, true
 }
-
-var transientMsg = regexp.MustCompile(`\b50[0-4]\b|connection reset|connection refused|i/o timeout|\bEOF\b`)
 
 func localName(repo, tag string) string { return "ms-build/" + repo + ":" + tag }
 

@@ -161,9 +161,25 @@ func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (bui
 		return build.Image{}, fmt.Errorf("the Docker engine at %s went away during the build: nothing was pushed; check the engine and run again (%v)", e.c.DaemonHost(), err)
 	}
 	if err != nil {
-		return build.Image{}, explainRefusal(err)
+		return build.Image{}, resolveFault(explainRefusal(err))
 	}
 	return e.Inspect(ctx, imageID)
+}
+
+// resolveFault marks a build that failed resolving an image it pulls,
+// which BuildKit asks its registry for once and the engine does not retry:
+// a *build.ResolveError, wrapping registry.ErrUnavailable when the registry
+// failed rather than refused.
+func resolveFault(err error) error {
+	var se *build.StepError
+	if !errors.As(err, &se) {
+		return err
+	}
+	ref, ok := strings.CutPrefix(se.Step, "[internal] load metadata for ")
+	if !ok {
+		return err
+	}
+	return &build.ResolveError{Ref: ref, Err: classify(err)}
 }
 
 // buildOptions are the Engine API's options for one build of o.
