@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"crypto/rand"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -82,6 +85,14 @@ func faultRun(t *testing.T, p faultPoint, times int) (r result, took time.Durati
 	var reg, api testenv.Faults
 	e = testenv.StartECR(t, testenv.DistributionV3, testenv.Options{WrapRegistry: engineOnly(&reg), WrapEndpoint: api.Wrap})
 	dir := workspace(t, "twostage")
+	// Steps of its own: a run the budget cuts off cancels its build, and
+	// Debian's dockerd 20.10 can keep a cancelled build's records in use,
+	// beyond any prune; other tests must not find them as their cache.
+	df, err := os.ReadFile(filepath.Join(dir, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "Dockerfile", strings.Replace(string(df), "WORKDIR /src\n", "WORKDIR /src\nENV MSB_TEST_RUN="+rand.Text()+"\n", 1))
 	// Each point its own repository: the engine names what a run builds
 	// after it, and runs at once must not take each other's names.
 	repo = "acme/" + strings.ToLower(strings.ReplaceAll(p.name, " ", "-"))
