@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -286,53 +284,6 @@ func repositoryBlobs(t *testing.T, repo string, auth authn.Authenticator) map[st
 	return out
 }
 
-// sshAgent starts a real ssh-agent holding a fresh ed25519 key and returns
-// its socket and the key's file.
-func sshAgent(t *testing.T) (sock, key string) {
-	t.Helper()
-	for _, tool := range []string{"ssh-agent", "ssh-add", "ssh-keygen"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("MSB_REQUIRE_SSH") == "1" {
-				t.Fatalf("%s is missing (install openssh-client): %v", tool, err)
-			}
-			t.Skipf("%s is missing (install openssh-client)", tool)
-		}
-	}
-	// A short directory: a socket's path is at most 107 bytes.
-	dir, err := os.MkdirTemp("", "msb-ssh-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	key = filepath.Join(dir, "id_ed25519")
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "msb-test", "-f", key).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v\n%s", err, out)
-	}
-	sock = filepath.Join(dir, "agent.sock")
-	agent := exec.Command("ssh-agent", "-D", "-a", sock)
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		agent.Process.Kill()
-		agent.Wait()
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if fi, err := os.Stat(sock); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("ssh-agent did not open its socket")
-		}
-	}
-	add := exec.Command("ssh-add", key)
-	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
-	if out, err := add.CombinedOutput(); err != nil {
-		t.Fatalf("ssh-add: %v\n%s", err, out)
-	}
-	return sock, key
-}
-
 // TestSSH: ssh: default serves the agent at SSH_AUTH_SOCK (a real
 // ssh-agent) and id=path a key file; RUN --mount=type=ssh finds a socket
 // for each. Without an agent the run fails before it builds, naming the
@@ -340,7 +291,7 @@ func sshAgent(t *testing.T) (sock, key string) {
 func TestSSH(t *testing.T) {
 	docker := testenv.Docker(t)
 	testenv.BaseImages(t, docker)
-	sock, key := sshAgent(t)
+	sock, key := testenv.SSHAgent(t)
 	dir := workspace(t, "twostage")
 	marker := strings.ToLower(rand.Text())
 	write(t, dir, "Dockerfile", `FROM msb-test/sdk:1 AS build

@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/moby/moby/client"
 
@@ -148,57 +146,12 @@ func TestIntegrationSecretsNeedSession(t *testing.T) {
 	}
 }
 
-// sshAgent starts a real ssh-agent holding a fresh ed25519 key and returns
-// its socket and the key's file.
-func sshAgent(t *testing.T) (sock, key string) {
-	t.Helper()
-	for _, tool := range []string{"ssh-agent", "ssh-add", "ssh-keygen"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("MSB_REQUIRE_SSH") == "1" {
-				t.Fatalf("%s is missing (install openssh-client): %v", tool, err)
-			}
-			t.Skipf("%s is missing (install openssh-client)", tool)
-		}
-	}
-	// A short directory: a socket's path is at most 107 bytes.
-	dir, err := os.MkdirTemp("", "msb-ssh-")
-	must(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	key = filepath.Join(dir, "id_ed25519")
-	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "msb-test", "-f", key).CombinedOutput(); err != nil {
-		t.Fatalf("ssh-keygen: %v\n%s", err, out)
-	}
-	sock = filepath.Join(dir, "agent.sock")
-	agent := exec.Command("ssh-agent", "-D", "-a", sock)
-	must(t, agent.Start())
-	t.Cleanup(func() {
-		agent.Process.Kill()
-		agent.Wait()
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if fi, err := os.Stat(sock); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("ssh-agent did not open its socket")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	add := exec.Command("ssh-add", key)
-	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
-	if out, err := add.CombinedOutput(); err != nil {
-		t.Fatalf("ssh-add: %v\n%s", err, out)
-	}
-	return sock, key
-}
-
 // TestIntegrationSSH: RUN --mount=type=ssh finds an agent's socket, served
 // from a real ssh-agent (the default id) and from a key file (a named id).
 func TestIntegrationSSH(t *testing.T) {
 	t.Parallel()
 	e, _ := engine(t)
-	sock, key := sshAgent(t)
+	sock, key := testenv.SSHAgent(t)
 	bc, _ := openContext(t, `FROM `+testenv.BusyboxImage+`
 COPY nonce.txt /nonce.txt
 RUN --mount=type=ssh,required=true test -S "$SSH_AUTH_SOCK" && echo default-agent-there
