@@ -21,18 +21,7 @@ func (d *Dockerfile) StepLine(step string) (int, bool) {
 		return 0, false
 	}
 	n, _ := strconv.Atoi(m[2])
-	var s *Stage
-	switch {
-	case m[1] == "" && len(d.Stages) == 1:
-		s = &d.Stages[0]
-	case m[1] != "":
-		for i := range d.Stages {
-			st := &d.Stages[i]
-			if st.Name == m[1] || (st.Name == "" && m[1] == "stage-"+strconv.Itoa(st.Index)) {
-				s = st
-			}
-		}
-	}
+	s := d.stepStage(m[1])
 	if s == nil {
 		return 0, false
 	}
@@ -55,4 +44,34 @@ func (d *Dockerfile) StepLine(step string) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// StepStage returns the stage of a step BuildKit names, and whether the step
+// is the last one BuildKit numbers in it: once that step is done, so is the
+// stage (a step runs after the steps it follows).
+func (d *Dockerfile) StepStage(step string) (*Stage, bool) {
+	m := stepPrefix.FindStringSubmatch(step)
+	if m == nil {
+		return nil, false
+	}
+	s := d.stepStage(m[1])
+	return s, s != nil && m[2] == m[3]
+}
+
+// stepStage finds the stage a step's prefix names: "" when the Dockerfile
+// has one stage, "stage-N" for an unnamed stage.
+func (d *Dockerfile) stepStage(name string) *Stage {
+	if name == "" {
+		if len(d.Stages) == 1 {
+			return &d.Stages[0]
+		}
+		return nil
+	}
+	for i := range d.Stages {
+		st := &d.Stages[i]
+		if st.Name == name || (st.Name == "" && name == "stage-"+strconv.Itoa(st.Index)) {
+			return st
+		}
+	}
+	return nil
 }

@@ -45,3 +45,37 @@ COPY --from=build /out/app /app
 		}
 	}
 }
+
+func TestStepStage(t *testing.T) {
+	t.Parallel()
+	d, err := Parse(strings.NewReader(`FROM base AS build
+COPY go.mod ./
+RUN go build
+
+FROM base
+COPY --from=build /out /out
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		step  string
+		stage string // "" for none
+		last  bool
+	}{
+		{"[build 1/3] FROM docker.io/library/base", "build", false},
+		{"[build 3/3] RUN go build", "build", true},
+		{"[stage-1 2/2] COPY --from=build /out /out", "1", true},
+		{"[nosuch 1/1] RUN x", "", false},
+		{"exporting to image", "", false},
+	} {
+		s, last := d.StepStage(tc.step)
+		got := ""
+		if s != nil {
+			got = s.Ref()
+		}
+		if got != tc.stage || last != tc.last {
+			t.Errorf("StepStage(%q) = %q, %v; want %q, %v", tc.step, got, last, tc.stage, tc.last)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/dockerfile"
 	"github.com/org/ms-build-action/internal/registry"
 	"github.com/org/ms-build-action/internal/retry"
 )
@@ -19,8 +20,9 @@ import (
 // (kept in the builder and sized: this is where the cache attaches). After a
 // cache miss the build stage goes first: its push, the long pole of the run,
 // then starts at once, beside the runtime build. Otherwise the runtime
-// target goes first, and the build stage (all cached by then: only its
-// export is left) is built and sized beside the runtime image's publication.
+// target goes first, and the build stage (all cached once the runtime build
+// has run its steps: only its export is left) is built and sized beside the
+// rest of the runtime build and its publication.
 func (r *run) build(ctx context.Context) error {
 	base := build.Spec{
 		Context: r.plan.bctx, BuildArgs: r.in.BuildArgs, Network: r.in.Network, InlineCache: r.caching(),
@@ -55,9 +57,29 @@ func (r *run) build(ctx context.Context) error {
 	rt.Labels["org.opencontainers.image.created"] = r.Now().UTC().Format(time.RFC3339)
 	rt.Tags = []string{localName(r.in.Repository, "latest")}
 	rt.CacheFrom = append(append([]string(nil), r.buildCacheFrom...), r.runtimeFrom...)
+	// Without a cache to store, the build stage is built again only to be
+	// sized. Its steps are all cached once the runtime build has run them,
+	// so it starts then, beside the rest of the runtime build, rather than
+	// after it. With no-cache too: every step just ran, in the runtime's
+	// build, and building them all again only to size the stage would
+	// double the build.
+	var size sync.Once
+	sizeStage := func() {
+		if bs != nil && !storeCache {
+			size.Do(func() {
+				s := stage
+				s.NoCache = false
+				r.bg.start(ctx, func(ctx context.Context) { r.sizeBuildStage(ctx, s) })
+			})
+		}
+	}
+	p := build.Progress(progress{r.Log})
+	if bs != nil && !storeCache {
+		p = stageDone{p, r.plan.df, bs, sizeStage}
+	}
 	err := r.timed("runtime stage "+r.plan.target.Ref(), func() (err error) {
 		r.Log.Infof("Building runtime stage %s", r.plan.target.Ref())
-		r.image, err = r.buildTried(ctx, rt, progress{r.Log})
+		r.image, err = r.buildTried(ctx, rt, p)
 		return err
 	})
 	if err != nil {
@@ -66,15 +88,24 @@ func (r *run) build(ctx context.Context) error {
 	}
 	r.Log.Infof("Built %s (%s uncompressed)", r.image.ID, units.HumanSize(float64(r.image.Size)))
 
-	if bs != nil && !storeCache {
-		// Its steps are all cached now: only its export is left, which runs
-		// beside the runtime image's push. With no-cache too: every step
-		// just ran, in the runtime's build, and building them all again
-		// only to size the stage would double the build.
-		stage.NoCache = false
-		r.bg.start(ctx, func(ctx context.Context) { r.sizeBuildStage(ctx, stage) })
-	}
+	sizeStage() // when the runtime build named no step of the stage last
 	return nil
+}
+
+// stageDone passes a build's steps on, and calls done once a stage's last
+// step is done.
+type stageDone struct {
+	build.Progress
+	df    *dockerfile.Dockerfile
+	stage *dockerfile.Stage
+	done  func()
+}
+
+func (p stageDone) StepDone(s build.Step) {
+	p.Progress.StepDone(s)
+	if st, last := p.df.StepStage(s.Name); last && st == p.stage && s.Err == "" {
+		p.done()
+	}
 }
 
 // sizeBuildStage builds the (cached) build stage to learn its size, and
@@ -91,7 +122,7 @@ func (r *run) sizeBuildStage(ctx context.Context, stage build.Spec) {
 		return
 	}
 	r.bg.buildStageSize = img.Size
-	r.bg.timings = append(r.bg.timings, Timing{Name: "build stage " + r.plan.buildStage.Ref() + " (beside the push)", Duration: r.Now().Sub(t)})
+	r.bg.timings = append(r.bg.timings, Timing{Name: "build stage " + r.plan.buildStage.Ref() + " (sized beside the runtime build)", Duration: r.Now().Sub(t)})
 	// The repository is prepared beside the build: point the cache once it
 	// is ready.
 	if r.cacheHit && r.in.Push && r.prepared(ctx) == nil {

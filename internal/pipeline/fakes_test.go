@@ -287,7 +287,11 @@ type fakeBuilder struct {
 	buildFail func(ctx context.Context, s build.Spec) error
 	pushFail  func(ref string, try int) error
 	pullFail  func(ref string) error
-	tries     map[string]int
+	// steps are the step names a build of a target reports before its own,
+	// and then is asked of the build before it returns.
+	steps map[string][]string
+	then  func(ctx context.Context, s build.Spec)
+	tries map[string]int
 	// bounded says, push by push, whether it ran under a deadline.
 	bounded []bool
 }
@@ -342,9 +346,17 @@ func (b *fakeBuilder) Build(ctx context.Context, s build.Spec, p build.Progress)
 			return build.Image{}, err
 		}
 	}
-	step := build.Step{Name: fmt.Sprintf("[%s 1/1] RUN make", s.Target), Started: time.Unix(0, 0), Completed: time.Unix(1, 0)}
-	p.StepStarted(step)
-	p.StepDone(step)
+	b.mu.Lock()
+	names, then := append(b.steps[s.Target], fmt.Sprintf("[%s 1/1] RUN make", s.Target)), b.then
+	b.mu.Unlock()
+	for _, name := range names {
+		step := build.Step{Name: name, Started: time.Unix(0, 0), Completed: time.Unix(1, 0)}
+		p.StepStarted(step)
+		p.StepDone(step)
+	}
+	if then != nil {
+		then(ctx, s)
+	}
 	img := build.Image{ID: sum(s.Target + "|" + strings.Join(s.CacheFrom, ",")), Size: 1000 + int64(len(s.Target))*100}
 	if s.Target == "build" {
 		img.Size = 500_000

@@ -179,7 +179,7 @@ func TestMissThenHitThenSkip(t *testing.T) {
 		t.Errorf("source-only change: cache-hit %v, key %s (was %s); want a hit on the same key", second.res.CacheHit, second.res.CacheKey, r.CacheKey)
 	}
 	if got, want := second.b.targets(), []string{"runtime", "build"}; !slices.Equal(got, want) {
-		t.Errorf("after a hit built %q, want %q: the build stage is sized beside the push", got, want)
+		t.Errorf("after a hit built %q, want %q: the build stage is sized beside the runtime build", got, want)
 	}
 	if bs, _ := second.b.spec("build"); !slices.Contains(bs.CacheFrom, ref("buildcache-"+r.CacheKey[:16])) {
 		t.Errorf("the build stage's cache-from %q lacks the key's cache", bs.CacheFrom)
@@ -188,10 +188,10 @@ func TestMissThenHitThenSkip(t *testing.T) {
 		t.Errorf("the runtime's cache-from %q lacks the branch's runtime cache", rt.CacheFrom)
 	}
 	if second.res.BuildStageSizeBytes != 500_000 {
-		t.Errorf("build-stage-size-bytes %d after a hit, want it sized beside the push", second.res.BuildStageSizeBytes)
+		t.Errorf("build-stage-size-bytes %d after a hit, want it sized beside the runtime build", second.res.BuildStageSizeBytes)
 	}
-	if !slices.ContainsFunc(second.res.Timings, func(tm pipeline.Timing) bool { return strings.Contains(tm.Name, "beside the push") }) {
-		t.Errorf("timings %v lack the build stage sized beside the push", second.res.Timings)
+	if !slices.ContainsFunc(second.res.Timings, func(tm pipeline.Timing) bool { return strings.Contains(tm.Name, "sized beside the runtime build") }) {
+		t.Errorf("timings %v lack the build stage sized beside the runtime build", second.res.Timings)
 	}
 
 	// The same inputs again: skipped, with the same digest, nothing built.
