@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 
 	"github.com/org/ms-build-action/internal/cache"
 	"github.com/org/ms-build-action/internal/registry"
@@ -30,72 +31,100 @@ func (r *run) branches() []string {
 
 // restore pulls the build stage's cache (the dependency key's, else the
 // newest of the branch, else of the default branch) and the branch's last
-// runtime image, for BuildKit to use as cache sources. Nothing here can fail
-// the run: a cache that cannot be used is a warning and a full build.
+// runtime image, for BuildKit to use as cache sources. Where they are comes
+// from the skip's lookup (or one lookup of its own when there was none); the
+// two pulls run side by side. Nothing here can fail the run: a cache that
+// cannot be used is a warning and a full build.
 func (r *run) restore(ctx context.Context) {
 	if !r.caching() || r.plan.buildStage == nil {
 		return
 	}
 	_ = r.timed("cache restore", func() error {
-		key := r.plan.depKey
-		candidates := []string{cache.CacheTag(key)}
-		for _, b := range r.branches() {
-			candidates = append(candidates, cache.BranchCacheTag(b))
-		}
-		for i, tag := range candidates {
-			ref, ok, fault := r.pullCache(ctx, tag)
-			if fault {
-				// The other caches are in the same registry: build
-				// without them rather than spend the run's time on it.
+		found := r.found
+		if found == nil {
+			var err error
+			if found, err = r.Publisher.Lookup(ctx, r.cacheTags()); err != nil {
+				if !errors.Is(err, registry.ErrNotFound) && ctx.Err() == nil {
+					r.warn("looking up caches: %v: building without a cache", err)
+				}
 				return nil
 			}
-			if ok {
-				r.buildCacheFrom = []string{ref}
-				r.cacheHit = i == 0
-				if r.cacheHit {
-					r.Log.Infof("Cache hit: cache key %s (%s)", key.Short(), ref)
-				} else {
-					r.Log.Infof("Cache miss for key %s: starting from %s", key.Short(), ref)
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() { r.restoreBuildStage(ctx, found) })
+		wg.Go(func() {
+			for _, b := range r.branches() {
+				if _, ok := found[cache.RuntimeCacheTag(b)]; ok {
+					if ref, ok, _ := r.pullCache(ctx, cache.RuntimeCacheTag(b)); ok {
+						r.runtimeFrom = []string{ref}
+					}
+					return
 				}
-				break
 			}
-		}
-		if len(r.buildCacheFrom) == 0 {
-			r.Log.Infof("Cache miss for key %s: no build cache of the key or the branch yet", key.Short())
-		}
-		for _, b := range r.branches() {
-			ref, ok, fault := r.pullCache(ctx, cache.RuntimeCacheTag(b))
-			if fault {
-				break
-			}
-			if ok {
-				r.runtimeFrom = []string{ref}
-				break
-			}
-		}
+		})
+		wg.Wait()
 		return nil
 	})
 }
 
-// pullCache pulls one cache image into the builder, when the repository has
-// it. fault says the registry failed rather than answered: the restore
+// cacheTags are the tags restore looks for: the dependency key's build
+// cache, each branch's build cache, and each branch's runtime image.
+func (r *run) cacheTags() []string {
+	tags := []string{cache.CacheTag(r.plan.depKey)}
+	for _, b := range r.branches() {
+		tags = append(tags, cache.BranchCacheTag(b))
+	}
+	for _, b := range r.branches() {
+		tags = append(tags, cache.RuntimeCacheTag(b))
+	}
+	return tags
+}
+
+// restoreBuildStage pulls the first of the build stage's caches that the
+// registry has and the builder can use.
+func (r *run) restoreBuildStage(ctx context.Context, found map[string]registry.Manifest) {
+	key := r.plan.depKey
+	candidates := []string{cache.CacheTag(key)}
+	for _, b := range r.branches() {
+		candidates = append(candidates, cache.BranchCacheTag(b))
+	}
+	for i, tag := range candidates {
+		if _, ok := found[tag]; !ok {
+			continue
+		}
+		ref, ok, fault := r.pullCache(ctx, tag)
+		if fault {
+			// The other caches are in the same registry: build without
+			// them rather than spend the run's time on it.
+			return
+		}
+		if ok {
+			r.buildCacheFrom = []string{ref}
+			r.cacheHit = i == 0
+			if r.cacheHit {
+				r.Log.Infof("Cache hit: cache key %s (%s)", key.Short(), ref)
+			} else {
+				r.Log.Infof("Cache miss for key %s: starting from %s", key.Short(), ref)
+			}
+			return
+		}
+	}
+	r.Log.Infof("Cache miss for key %s: no build cache of the key or the branch yet", key.Short())
+}
+
+// pullCache pulls one cache image, which the repository has, into the
+// builder. fault says the registry failed rather than answered: the restore
 // stops, as the caches' budget for faults would otherwise go on the others.
 // A pull runs under what is left of that budget once a fault was seen.
 func (r *run) pullCache(ctx context.Context, tag string) (ref string, ok, fault bool) {
-	if _, err := r.Publisher.Describe(ctx, tag); err != nil {
-		if errors.Is(err, registry.ErrNotFound) || ctx.Err() != nil {
-			return "", false, false
-		}
-		r.warn("looking up cache %s: %v: building without a cache", tag, err)
-		return "", false, true
-	}
 	ref = r.repo.ref + ":" + tag
 	var err error
 	for try := 1; ; try++ {
 		if err = r.pull(ctx, ref); err == nil || ctx.Err() != nil || errors.Is(err, retry.ErrSpent) || !errors.Is(err, registry.ErrUnavailable) {
 			break
 		}
-		if try == retry.Tries || !r.cacheBudget.Allows(retry.Pause(try)) {
+		// The other cache's pull gave up on the same registry.
+		if try == retry.Tries || !r.cacheBudget.Allows(retry.Pause(try)) || r.cacheFault.Load() {
 			break
 		}
 		r.Log.Infof("Pull of cache %s failed (%v): trying again (%d of %d)", tag, err, try+1, retry.Tries)
@@ -111,6 +140,7 @@ func (r *run) pullCache(ctx context.Context, tag string) (ref string, ok, fault 
 	}
 	fault = errors.Is(err, registry.ErrUnavailable) || errors.Is(err, retry.ErrSpent)
 	if fault {
+		r.cacheFault.Store(true)
 		r.warn("cache %s could not be pulled: the registry %s keeps failing (%v): building without a cache; check the registry's status and the network", tag, hostOf(r.repo.ref), err)
 		return "", false, true
 	}

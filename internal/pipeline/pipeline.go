@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/registry"
 	"github.com/org/ms-build-action/internal/retry"
 )
 
@@ -217,7 +219,11 @@ type run struct {
 	// is never needed, and the faults it meets must not spend the time of
 	// the pushes that are.
 	cacheBudget *retry.Budget
+	cacheFault  atomic.Bool // a cache's pull gave up on a registry fault
 
+	// found is where the skip's lookup found the tags it asked for: the
+	// caches' among them. nil when there was no lookup or it failed.
+	found          map[string]registry.Manifest
 	cacheHit       bool
 	buildCacheFrom []string // cache images pulled for the build stage
 	runtimeFrom    []string // and for the runtime stage

@@ -280,14 +280,14 @@ func TestCacheLookupFailureIsAWarning(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	e.reg.fail = func(op, ref string) error {
-		if op == "Describe" && strings.HasPrefix(ref, "buildcache-") {
+		if op == "Lookup" && strings.Contains(ref, "buildcache-") {
 			return errors.New("ThrottlingException: rate exceeded")
 		}
 		return nil
 	}
 	o := e.run(t.Context(), nil, e.input())
 	mustSucceed(t, o)
-	if !o.log.has(pipeline.Warning, "looking up cache") {
+	if !o.log.has(pipeline.Warning, "looking up caches") {
 		t.Errorf("no warning for the failed lookup:\n%s", o.log.text())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -439,7 +440,11 @@ func (r *run) skip(ctx context.Context) (bool, error) {
 	if runtimeTag != "" {
 		refs = append(refs, runtimeTag)
 	}
-	found, err := r.Publisher.Lookup(ctx, refs)
+	if r.caching() && r.plan.buildStage != nil {
+		// Where the caches are, for the restore that follows a miss.
+		refs = append(refs, r.cacheTags()...)
+	}
+	found, err := r.Publisher.Lookup(ctx, unique(refs))
 	r.repo.missing = errors.Is(err, registry.ErrRepositoryMissing)
 	if err != nil {
 		if !errors.Is(err, registry.ErrNotFound) && ctx.Err() == nil {
@@ -447,6 +452,7 @@ func (r *run) skip(ctx context.Context) (bool, error) {
 		}
 		return false, ctx.Err()
 	}
+	r.found = found
 	rec, ok := found[recTag]
 	if !ok {
 		return false, nil
@@ -640,4 +646,15 @@ func (r *run) runtimeCacheTag() string {
 		return ""
 	}
 	return cache.RuntimeCacheTag(r.in.Commit.Branch)
+}
+
+// unique drops repeated strings, keeping the first of each.
+func unique(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
