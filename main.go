@@ -135,7 +135,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 
 	p := &pipeline.Pipeline{Builder: engine, Log: logTo{rep}, Now: time.Now, Keychain: newKeychain(getenv, rep)}
 	if in.Push {
-		pub, closePub, err := publisher(ctx, in, rep)
+		pub, closePub, err := publisher(ctx, in, getenv, rep)
 		if err != nil {
 			return err
 		}
@@ -207,9 +207,9 @@ func report(rep action.Reporter, in *action.Inputs, res pipeline.Result, err err
 
 // publisher connects to where the run pushes: ECR, or for a dry run an
 // embedded registry (started only now, after the inputs are checked).
-func publisher(ctx context.Context, in *action.Inputs, rep action.Reporter) (pipeline.Publisher, func(), error) {
+func publisher(ctx context.Context, in *action.Inputs, getenv func(string) string, rep action.Reporter) (pipeline.Publisher, func(), error) {
 	if in.DryRun {
-		e := &embedded{repo: in.Repository, rep: rep}
+		e := &embedded{repo: in.Repository, dir: dryRunDir(getenv), rep: rep}
 		return e, e.close, nil
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(in.Region), config.WithRetryer(ecrRetryer))
@@ -265,32 +265,72 @@ func (e *noCredentialsError) Error() string { return e.err.Error() }
 func (e *noCredentialsError) Unwrap() error { return e.err }
 
 // embedded is the dry run's publisher: an in-process registry, started when
-// the run connects (after the inputs, the Dockerfile and the engine are
-// checked), and stopped when the run ends.
+// the run first asks it something (after the inputs, the Dockerfile and the
+// engine are checked), and stopped when the run ends. It keeps what it
+// stores in a directory between runs (dir), so that a dry run of the same
+// commit again shows the cache hit or the skip; one run at a time uses the
+// directory, and a run that finds it in use gets a registry of its own.
 type embedded struct {
-	pipeline.Publisher // set when the run connects: Login comes first
+	pipeline.Publisher // set when the registry starts
 	repo               string
+	dir                string
 	rep                action.Reporter
 	local              *ociregistry.Local
 }
 
+// dryRunDir is where the dry run's registry keeps its data:
+// MSB_DRY_RUN_DIR, else ms-build/dry-run-registry in the user's cache
+// directory (XDG_CACHE_HOME, else ~/.cache); "" (a directory of its own,
+// removed at the end) when neither can be had.
+func dryRunDir(getenv func(string) string) string {
+	if d := getenv("MSB_DRY_RUN_DIR"); d != "" {
+		return d
+	}
+	cache := getenv("XDG_CACHE_HOME")
+	if cache == "" && getenv("HOME") != "" {
+		cache = filepath.Join(getenv("HOME"), ".cache")
+	}
+	if cache == "" {
+		return ""
+	}
+	return filepath.Join(cache, "ms-build", "dry-run-registry")
+}
+
+func (e *embedded) start(ctx context.Context) error {
+	if e.local != nil {
+		return nil
+	}
+	local, err := ociregistry.Start(ctx, e.dir)
+	if errors.Is(err, ociregistry.ErrInUse) {
+		e.rep.Annotate(action.Annotation{Level: action.Notice, Title: "dry run",
+			Message: "another dry run uses " + e.dir + ": this one pushes to a registry of its own, emptied when it ends"})
+		e.dir = ""
+		local, err = ociregistry.Start(ctx, "")
+	}
+	if err != nil {
+		return fmt.Errorf("starting the dry-run registry: %w", err)
+	}
+	e.local, e.Publisher = local, ociregistry.New(local.Host(), e.repo)
+	where := "kept in " + e.dir + " for the next dry run"
+	if e.dir == "" {
+		where = "emptied when the run ends"
+	}
+	e.rep.Infof("Dry run: pushing to an embedded registry at %s, %s (no AWS account used)", local.Host(), where)
+	return nil
+}
+
 func (e *embedded) Login(ctx context.Context) (registry.Login, error) {
-	if e.local == nil {
-		local, err := ociregistry.Start(ctx, "")
-		if err != nil {
-			return registry.Login{}, fmt.Errorf("starting the dry-run registry: %w", err)
-		}
-		e.local, e.Publisher = local, ociregistry.New(local.Host(), e.repo)
-		e.rep.Infof("Dry run: pushing to an embedded registry at %s (no AWS account used)", local.Host())
+	if err := e.start(ctx); err != nil {
+		return registry.Login{}, err
 	}
 	return e.Publisher.Login(ctx)
 }
 
-// Lookup finds nothing before the run connects: the registry starts empty,
-// and a skip's lookup comes before the login.
+// Lookup is a skip's first question: it starts the registry, which holds
+// what earlier dry runs stored.
 func (e *embedded) Lookup(ctx context.Context, tags []string) (map[string]registry.Manifest, error) {
-	if e.local == nil {
-		return map[string]registry.Manifest{}, nil
+	if err := e.start(ctx); err != nil {
+		return nil, err
 	}
 	return e.Publisher.Lookup(ctx, tags)
 }

@@ -639,3 +639,34 @@ func TestCLI(t *testing.T) {
 func inputVar(name string) string {
 	return "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
+
+// TestDryRunTwice: the dry run's registry keeps what it stored, so a second
+// dry run of the same commit (a new clone) skips to the first's image, and
+// a source change hits the first's build cache.
+func TestDryRunTwice(t *testing.T) {
+	docker := testenv.Docker(t)
+	testenv.BaseImages(t, docker)
+	o := newOrigin(t, fixture(t, "twostage", ""))
+	cacheHome := t.TempDir()
+	dryRun := func(dir string) result {
+		t.Helper()
+		r := runBinary(t, dir, []string{"XDG_CACHE_HOME=" + cacheHome}, "--dry-run", "--network=none")
+		if r.code != 0 {
+			t.Fatalf("exit code %d, want 0", r.code)
+		}
+		return r
+	}
+	first := dryRun(o.clone())
+	if !strings.Contains(first.stderr, "kept in "+filepath.Join(cacheHome, "ms-build", "dry-run-registry")) {
+		t.Errorf("the first dry run does not say where its registry keeps its data")
+	}
+	second := dryRun(o.clone())
+	if !regexp.MustCompile(`skipped:\s+true`).MatchString(second.stderr) || second.stdout != first.stdout {
+		t.Errorf("second dry run of the same commit: stdout %q (first %q); want skipped: true and the same image", second.stdout, first.stdout)
+	}
+	o.commit(map[string]string{"message.txt": "changed " + rand.Text() + "\n"}, "a source change")
+	third := dryRun(o.clone())
+	if !regexp.MustCompile(`cache-hit:\s+true`).MatchString(third.stderr) || third.stdout == first.stdout {
+		t.Errorf("a source change: stdout %q; want a new image built on the first's cache (cache-hit: true)", third.stdout)
+	}
+}

@@ -43,11 +43,10 @@ func TestStartKeepsBlobsInDir(t *testing.T) {
 		}
 	}
 
-	// A registry started again on the directory serves the blobs; the
-	// manifests were in the first one's memory only.
+	// A registry started again on the directory serves the blobs and the
+	// manifests, on the same port.
 	second, err := ociregistry.Start(t.Context(), dir)
 	must(t, err)
-	t.Cleanup(func() { must(t, second.Close()) })
 	for _, b := range blobs {
 		ref, err := name.NewDigest(second.Host() + "/app@" + b.String())
 		must(t, err)
@@ -63,8 +62,27 @@ func TestStartKeepsBlobsInDir(t *testing.T) {
 			t.Errorf("the second registry served %s as a blob with digest %s", b, got)
 		}
 	}
-	if _, err := ociregistry.New(second.Host(), "app").Describe(t.Context(), want.digest.String()); !errors.Is(err, registry.ErrNotFound) {
-		t.Errorf("Describe on the second registry = %v, want ErrNotFound", err)
+	if second.Host() != first.Host() {
+		t.Errorf("the second registry listens on %s, the first did on %s", second.Host(), first.Host())
+	}
+	pub := ociregistry.New(second.Host(), "app")
+	if img, err := pub.Describe(t.Context(), "v1"); err != nil || img.Digest != want.digest.String() {
+		t.Errorf("Describe(v1) on the second registry = %+v, %v; want digest %s", img, err, want.digest)
+	}
+
+	// One process at a time: a third registry on the directory is refused
+	// while the second runs.
+	if _, err := ociregistry.Start(t.Context(), dir); !errors.Is(err, ociregistry.ErrInUse) {
+		t.Errorf("a second registry on a directory in use: %v, want ErrInUse", err)
+	}
+	// An untagged manifest stays untagged.
+	must(t, pub.Untag(t.Context(), "v1"))
+	must(t, second.Close())
+	third, err := ociregistry.Start(t.Context(), dir)
+	must(t, err)
+	t.Cleanup(func() { must(t, third.Close()) })
+	if _, err := ociregistry.New(third.Host(), "app").Describe(t.Context(), "v1"); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("Describe(v1) after it was untagged and the registry restarted = %v, want ErrNotFound", err)
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Errorf("Close removed the caller's directory: %v", err)
