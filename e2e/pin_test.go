@@ -230,6 +230,57 @@ type pinRun struct {
 
 func (r pinRun) String() string { return "path " + r.path + ", version " + r.version + "\n" + r.log }
 
+// pinHarness runs scripts/action-binary against releases served on loopback,
+// with the fake gh on PATH.
+type pinHarness struct {
+	t                *testing.T
+	releases         *pinReleases
+	url              string
+	ghDir            string
+	attested, ghArgs string
+}
+
+func newPinHarness(t *testing.T) *pinHarness {
+	h := &pinHarness{t: t, releases: &pinReleases{}, ghDir: t.TempDir()}
+	srv := httptest.NewServer(h.releases)
+	t.Cleanup(srv.Close)
+	h.url = srv.URL
+	h.attested, h.ghArgs = filepath.Join(h.ghDir, "attested"), filepath.Join(h.ghDir, "args")
+	gh := strings.NewReplacer(`"ARGS"`, `"`+h.ghArgs+`"`, `"ATTESTED"`, `"`+h.attested+`"`).Replace(pinFakeGH)
+	if err := os.WriteFile(filepath.Join(h.ghDir, "gh"), []byte(gh), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// attest sets what the fake gh finds attested: "<sha256> <commit> <ref>" lines.
+func (h *pinHarness) attest(lines ...string) {
+	if err := os.WriteFile(h.attested, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// run runs the script as action.yml does for uses: org/ms-build-action@<sha>,
+// GitHub having checked the action out in tree.
+func (h *pinHarness) run(sha, tree string) pinRun {
+	dir := h.t.TempDir()
+	out := filepath.Join(dir, "output")
+	cmd := exec.Command("../scripts/action-binary")
+	cmd.Env = append(goEnv(h.t), "PATH="+h.ghDir+string(os.PathListSeparator)+os.Getenv("PATH"), "HOME="+dir, "RUNNER_TEMP="+dir,
+		"GITHUB_OUTPUT="+out, "GITHUB_ACTION_PATH="+tree, "MSB_ACTION_REF="+sha, "MSB_ACTION_REPOSITORY=org/ms-build-action",
+		"MSB_RELEASE_URL="+h.url)
+	log, err := cmd.CombinedOutput()
+	b, _ := os.ReadFile(out)
+	r := pinRun{path: strings.TrimPrefix(strings.TrimSpace(string(b)), "path="), log: string(log), err: err}
+	if r.path != "" {
+		v, _ := exec.Command(r.path, "version").Output()
+		r.version = strings.TrimSpace(string(v))
+	}
+	return r
+}
+
+func pinDigest(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+
 // TestActionBinaryPinnedSHA runs action.yml's first step for an action pinned
 // by a full commit SHA, in the tree GitHub checks out for it (no .git), with
 // the release served on loopback: the release commit's SHA gets the release's
@@ -244,53 +295,27 @@ func TestActionBinaryPinnedSHA(t *testing.T) {
 	relTree, staleTree, devTree := repo.tree(t, repo.rel), repo.tree(t, repo.stale), repo.tree(t, repo.head)
 	good := buildRelease(t, "v1.2.3", repo.rel)
 	foreign := buildRelease(t, "v1.2.3", repo.head) // a real release binary, of another commit
-	releases := &pinReleases{}
-	srv := httptest.NewServer(releases)
-	defer srv.Close()
-
-	ghDir := t.TempDir()
-	attested, ghArgs := filepath.Join(ghDir, "attested"), filepath.Join(ghDir, "args")
-	gh := strings.NewReplacer(`"ARGS"`, `"`+ghArgs+`"`, `"ATTESTED"`, `"`+attested+`"`).Replace(pinFakeGH)
-	if err := os.WriteFile(filepath.Join(ghDir, "gh"), []byte(gh), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	attest := func(lines ...string) {
-		t.Helper()
-		if err := os.WriteFile(attested, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	digest := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
-	run := func(sha, tree string) pinRun {
-		dir := t.TempDir()
-		out := filepath.Join(dir, "output")
-		cmd := exec.Command("../scripts/action-binary")
-		cmd.Env = append(goEnv(t), "PATH="+ghDir+string(os.PathListSeparator)+os.Getenv("PATH"), "HOME="+dir, "RUNNER_TEMP="+dir,
-			"GITHUB_OUTPUT="+out, "GITHUB_ACTION_PATH="+tree, "MSB_ACTION_REF="+sha, "MSB_ACTION_REPOSITORY=org/ms-build-action",
-			"MSB_RELEASE_URL="+srv.URL)
-		log, err := cmd.CombinedOutput()
-		b, _ := os.ReadFile(out)
-		r := pinRun{path: strings.TrimPrefix(strings.TrimSpace(string(b)), "path="), log: string(log), err: err}
-		if r.path != "" {
-			v, _ := exec.Command(r.path, "version").Output()
-			r.version = strings.TrimSpace(string(v))
-		}
-		return r
-	}
-	ref := "refs/tags/v1.2.3"
+	h := newPinHarness(t)
 
 	// The release commit: the release's binary, not a build of its tree.
-	releases.release(good, repo.rel, nil)
-	attest(digest(good)+" "+repo.rel+" "+ref, digest(foreign)+" "+repo.head+" "+ref)
-	r := run(repo.rel, relTree)
+	h.releases.release(good, repo.rel, nil)
+	h.attest(pinDigest(good)+" "+repo.rel+" refs/tags/v1.2.3", pinDigest(foreign)+" "+repo.head+" refs/tags/v1.2.3")
+	r := h.run(repo.rel, relTree)
 	if r.err != nil || r.version != "ms-build v1.2.3 commit "+repo.rel || strings.Contains(r.log, "from source") ||
 		!strings.Contains(r.log, "Using the verified binary of release v1.2.3 (commit "+repo.rel+")") {
 		t.Fatalf("the release commit's SHA: %v, want the release's binary\n%s", r.err, r)
 	}
-	if args, _ := os.ReadFile(ghArgs); !strings.Contains(string(args), "--signer-workflow org/ms-build-action/.github/workflows/release.yml --source-digest "+repo.rel+" --source-ref "+ref) {
-		t.Errorf("gh was run as %q, want the release workflow, the commit and the tag", args)
+	want := "--signer-workflow org/ms-build-action/.github/workflows/release.yml --source-digest " + repo.rel + " --source-ref refs/tags/v1.2.3"
+	if args, _ := os.ReadFile(h.ghArgs); !strings.Contains(string(args), want) {
+		t.Errorf("gh was run as %q, want the release workflow, the commit and the tag (%s)", args, want)
 	}
+	testPinnedRefusals(t, h, repo, good, foreign, relTree, staleTree)
+	testPinnedSource(t, repo, good, h.releases, h.run, staleTree, devTree)
+}
 
+// testPinnedRefusals checks that a release commit's SHA runs no binary that
+// fails a check, and builds nothing instead.
+func testPinnedRefusals(t *testing.T, h *pinHarness, repo pinRepo, good, foreign []byte, relTree, staleTree string) {
 	refused := func(name string, r pinRun, want string) {
 		t.Helper()
 		lines := strings.Count(r.log, "::error")
@@ -299,24 +324,25 @@ func TestActionBinaryPinnedSHA(t *testing.T) {
 		}
 	}
 	// A binary replaced on the release: it does not match checksums.txt.
-	releases.release(good, repo.rel, nil)
-	releases.replace("v1.2.3/ms-build_linux_"+runtime.GOARCH, append([]byte("tampered"), good...))
-	refused("a tampered binary", run(repo.rel, relTree), "::error title=ms-build::the ms-build_linux_"+runtime.GOARCH+" of release v1.2.3 does not match its checksums.txt")
+	h.releases.release(good, repo.rel, nil)
+	h.releases.replace("v1.2.3/ms-build_linux_"+runtime.GOARCH, append([]byte("tampered"), good...))
+	refused("a tampered binary", h.run(repo.rel, relTree), "::error title=ms-build::the ms-build_linux_"+runtime.GOARCH+" of release v1.2.3 does not match its checksums.txt")
 	// Replaced with its checksum, but no attestation has its digest.
-	replaced := append([]byte("replaced"), good...)
-	releases.release(replaced, repo.rel, nil)
-	refused("a replaced binary and checksum", run(repo.rel, relTree), "no valid build provenance attestation from org/ms-build-action/.github/workflows/release.yml for commit "+repo.rel)
+	h.releases.release(append([]byte("replaced"), good...), repo.rel, nil)
+	refused("a replaced binary and checksum", h.run(repo.rel, relTree), "no valid build provenance attestation from org/ms-build-action/.github/workflows/release.yml for commit "+repo.rel)
 	// An attested binary of another commit: the attestation's source commit differs.
-	releases.release(foreign, repo.rel, nil)
-	refused("another commit's release binary", run(repo.rel, relTree), "expected SourceRepositoryDigest to be "+repo.rel)
+	h.releases.release(foreign, repo.rel, nil)
+	refused("another commit's release binary", h.run(repo.rel, relTree), "expected SourceRepositoryDigest to be "+repo.rel)
 	// Attested for this commit (as a broken release workflow could) but it reports another.
-	attest(digest(foreign) + " " + repo.rel + " " + ref)
-	refused("a binary reporting another commit", run(repo.rel, relTree), `reports "ms-build v1.2.3 commit `+repo.head+`", not version v1.2.3 and commit `+repo.rel)
+	h.attest(pinDigest(foreign) + " " + repo.rel + " refs/tags/v1.2.3")
+	refused("a binary reporting another commit", h.run(repo.rel, relTree), `reports "ms-build v1.2.3 commit `+repo.head+`", not version v1.2.3 and commit `+repo.rel)
+	// A commit.txt replaced to name a later commit: the attestation names the release's.
+	h.releases.release(good, repo.stale, nil)
+	h.attest(pinDigest(good) + " " + repo.rel + " refs/tags/v1.2.3")
+	refused("a commit.txt naming a later commit", h.run(repo.stale, staleTree), "expected SourceRepositoryDigest to be "+repo.stale)
 	// The release host failing is not "not a release": no source build.
-	releases.release(good, repo.rel, map[string]int{"v1.2.3/commit.txt": http.StatusBadGateway})
-	refused("the release host answering 502", run(repo.rel, relTree), "downloading the commit.txt of release v1.2.3 from "+srv.URL)
-
-	testPinnedSource(t, repo, good, releases, run, staleTree, devTree)
+	h.releases.release(good, repo.rel, map[string]int{"v1.2.3/commit.txt": http.StatusBadGateway})
+	refused("the release host answering 502", h.run(repo.rel, relTree), "downloading the commit.txt of release v1.2.3 from "+h.url)
 }
 
 // testPinnedSource checks the SHAs that are no release's commit: each is
@@ -332,6 +358,8 @@ func testPinnedSource(t *testing.T, repo pinRepo, good []byte, releases *pinRele
 	releases.release(good, repo.rel, nil)
 	built("a commit after the release, still carrying VERSION v1.2.3", run(repo.stale, staleTree),
 		"::notice title=ms-build::commit "+repo.stale+" carries VERSION v1.2.3, but release v1.2.3 was built from commit "+repo.rel+": building this commit from source")
+	releases.release(good, "::error::x%0A\"\n"+repo.stale, nil) // a replaced commit.txt cannot make a stale commit a release's
+	built("a commit.txt that names no commit", run(repo.stale, staleTree), "release v1.2.3 was built from commit (unreadable): building this commit from source")
 	releases.release(good, "", nil) // a release made before commit.txt
 	built("a release with no commit.txt", run(repo.stale, staleTree), "release v1.2.3 has no commit.txt to confirm it is its commit: building from source")
 
