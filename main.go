@@ -37,8 +37,13 @@ import (
 	msbretry "github.com/org/ms-build-action/internal/retry"
 )
 
-// version is set at release time with -ldflags "-X main.version=v1.2.3".
-var version = "dev"
+// version and commit are set at release time with -ldflags
+// "-X main.version=v1.2.3 -X main.commit=<the released commit>";
+// scripts/action-binary checks that a release binary reports both.
+var (
+	version = "dev"
+	commit  = ""
+)
 
 func main() {
 	// GitHub cancels a step with SIGINT, then SIGTERM; GitLab with SIGTERM.
@@ -166,7 +171,11 @@ func parseCommandLine(args []string, getenv func(string) string, ci action.CI, s
 	switch fs.Arg(0) {
 	case "":
 	case "version":
-		fmt.Fprintln(stdout, "ms-build", version)
+		if commit != "" {
+			fmt.Fprintln(stdout, "ms-build", version, "commit", commit)
+		} else {
+			fmt.Fprintln(stdout, "ms-build", version)
+		}
 		return nil, nil
 	case "help":
 		usage(fs, stdout)
