@@ -354,6 +354,18 @@ func (s *Stage) Ref() string {
 	return strconv.Itoa(s.Index)
 }
 
+// Title names a stage for people: its name, else its position ("the final
+// stage", "stage 2"), as BuildKit's step names number stages from 0.
+func (d *Dockerfile) Title(s *Stage) string {
+	switch {
+	case s.Name != "":
+		return s.Name
+	case s.Index == len(d.Stages)-1:
+		return "(the final stage)"
+	}
+	return "(stage " + strconv.Itoa(s.Index) + ")"
+}
+
 // Stage finds a stage by name (case-insensitive) or by index ("0").
 func (d *Dockerfile) Stage(ref string) (*Stage, error) {
 	if n, err := strconv.Atoi(ref); err == nil {

@@ -79,3 +79,16 @@ COPY --from=build /out /out
 		}
 	}
 }
+
+func TestTitle(t *testing.T) {
+	t.Parallel()
+	d, err := Parse(strings.NewReader("FROM base\nRUN a\nFROM base AS build\nRUN b\nFROM base\nCOPY --from=build /x /x\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"(stage 0)", "build", "(the final stage)"} {
+		if got := d.Title(&d.Stages[i]); got != want {
+			t.Errorf("Title(stage %d) = %q, want %q", i, got, want)
+		}
+	}
+}

@@ -38,14 +38,14 @@ func (r *run) build(ctx context.Context) error {
 	storeCache := bs != nil && r.caching() && r.in.Push && !r.cacheHit
 
 	if storeCache {
-		err := r.timed("build stage "+bs.Ref(), func() (err error) {
-			r.Log.Infof("Building build stage %s", bs.Ref())
-			r.buildImage, err = r.buildTried(ctx, stage, progress{r.Log})
+		err := r.timed("build stage "+r.plan.df.Title(bs), func() (err error) {
+			r.Log.Infof("Building build stage %s", r.plan.df.Title(bs))
+			r.buildImage, err = r.buildTried(ctx, stage, r.progress)
 			return err
 		})
 		if err != nil {
 			r.annotateStep(err)
-			return fmt.Errorf("building stage %s: %w", bs.Ref(), err)
+			return fmt.Errorf("building stage %s: %w", r.plan.df.Title(bs), err)
 		}
 		id := r.buildImage.ID
 		r.bg.start(ctx, func(ctx context.Context) { r.storeCache(ctx, id) })
@@ -73,18 +73,19 @@ func (r *run) build(ctx context.Context) error {
 			})
 		}
 	}
-	p := build.Progress(progress{r.Log})
+	p := build.Progress(r.progress)
 	if bs != nil && !storeCache {
 		p = stageDone{p, r.plan.df, bs, sizeStage}
 	}
-	err := r.timed("runtime stage "+r.plan.target.Ref(), func() (err error) {
-		r.Log.Infof("Building runtime stage %s", r.plan.target.Ref())
+	title := r.plan.df.Title(r.plan.target)
+	err := r.timed("runtime stage "+title, func() (err error) {
+		r.Log.Infof("Building runtime stage %s", title)
 		r.image, err = r.buildTried(ctx, rt, p)
 		return err
 	})
 	if err != nil {
 		r.annotateStep(err)
-		return fmt.Errorf("building target %s: %w", r.plan.target.Ref(), err)
+		return fmt.Errorf("building target %s: %w", title, err)
 	}
 	r.Log.Infof("Built %s (%s uncompressed)", r.image.ID, units.HumanSize(float64(r.image.Size)))
 
@@ -117,12 +118,12 @@ func (r *run) sizeBuildStage(ctx context.Context, stage build.Spec) {
 		// A failing step fails the runtime stage's build too, which reports it.
 		var se *build.StepError
 		if ctx.Err() == nil && !errors.As(err, &se) {
-			r.warn("sizing the build stage %s: %v", r.plan.buildStage.Ref(), err)
+			r.warn("sizing the build stage %s: %v", r.plan.df.Title(r.plan.buildStage), err)
 		}
 		return
 	}
 	r.bg.buildStageSize = img.Size
-	r.bg.timings = append(r.bg.timings, Timing{Name: "build stage " + r.plan.buildStage.Ref() + " (sized beside the runtime build)", Duration: r.Now().Sub(t)})
+	r.bg.timings = append(r.bg.timings, Timing{Name: "build stage " + r.plan.df.Title(r.plan.buildStage) + " (sized beside the runtime build)", Duration: r.Now().Sub(t)})
 	// The repository is prepared beside the build: point the cache once it
 	// is ready.
 	if r.cacheHit && r.in.Push && r.prepared(ctx) == nil {
@@ -197,26 +198,65 @@ func (b *background) stop(failed bool) {
 	b.cancel()
 }
 
-// progress shows the build's steps: a line when one starts, a folded section
-// with its output when it ends. BuildKit's own bookkeeping (loading the
-// context and the Dockerfile) is shown only when it fails.
-type progress struct{ log Log }
+// progress shows the build's steps, each once, when it ends: a line, or a
+// folded section with its output. A step that runs for longer than
+// runningNotice is announced when that time is up, so that a log shows what
+// runs now. Not shown: a step an earlier build of the run showed (the build
+// stage's, again in the runtime's build), and BuildKit's own bookkeeping
+// (loading the context and the Dockerfile, exporting the image) when it was
+// quick, unless it failed.
+type progress struct {
+	log   Log
+	steps *steps
+}
+
+// runningNotice is how long a step runs before the log says it is running.
+const runningNotice = 5 * time.Second
+
+// steps is what a run's progress has shown and is waiting to show.
+type steps struct {
+	mu      sync.Mutex
+	shown   map[string]bool
+	running map[string]*time.Timer
+}
+
+func newProgress(log Log) progress {
+	return progress{log, &steps{shown: map[string]bool{}, running: map[string]*time.Timer{}}}
+}
 
 func internal(s build.Step) bool {
 	return strings.HasPrefix(s.Name, "[internal]") || s.Name == "copy /context /"
 }
 
+// bookkeeping is a step of BuildKit's own rather than the Dockerfile's.
+func bookkeeping(s build.Step) bool {
+	return internal(s) || !strings.HasPrefix(s.Name, "[")
+}
+
 func (p progress) StepStarted(s build.Step) {
-	if !internal(s) {
-		p.log.Infof("Running %s", s.Name)
+	if bookkeeping(s) {
+		return
+	}
+	p.steps.mu.Lock()
+	defer p.steps.mu.Unlock()
+	if _, ok := p.steps.running[s.Name]; !ok && !p.steps.shown[s.Name] {
+		p.steps.running[s.Name] = time.AfterFunc(runningNotice, func() { p.log.Infof("Running %s", s.Name) })
 	}
 }
 
 func (p progress) StepDone(s build.Step) {
+	p.steps.mu.Lock()
+	if t, ok := p.steps.running[s.Name]; ok {
+		t.Stop()
+		delete(p.steps.running, s.Name)
+	}
+	again := p.steps.shown[s.Name]
+	p.steps.shown[s.Name] = true
+	p.steps.mu.Unlock()
 	switch {
 	case s.Err != "":
 		p.log.Section(fmt.Sprintf("FAILED %s", s.Name), append(s.Log, []byte("\n"+s.Err)...))
-	case internal(s):
+	case again, internal(s), bookkeeping(s) && s.Duration() < time.Second:
 	case s.Cached:
 		p.log.Infof("CACHED %s", s.Name)
 	case len(s.Log) == 0:

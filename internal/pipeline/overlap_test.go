@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,5 +42,32 @@ func TestSizingOverlapsRuntimeBuild(t *testing.T) {
 	mustSucceed(t, o)
 	if !o.res.CacheHit || o.res.BuildStageSizeBytes != 500_000 {
 		t.Errorf("cache-hit %v, build-stage-size-bytes %d; want a hit, sized", o.res.CacheHit, o.res.BuildStageSizeBytes)
+	}
+}
+
+// TestStepsShownOnce: a step is shown once in a run, though the runtime's
+// build meets the build stage's steps again; BuildKit's quick bookkeeping is
+// not shown, and a quick step is not announced as running.
+func TestStepsShownOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	b := newBuilder(e.reg)
+	b.steps = map[string][]string{
+		"build":   {"[internal] load build definition from Dockerfile"},
+		"runtime": {"[internal] load build definition from Dockerfile", "[build 1/1] RUN make"},
+	}
+	o := e.run(t.Context(), b, e.input())
+	mustSucceed(t, o)
+	log := o.log.text()
+	if n := strings.Count(log, "[build 1/1] RUN make"); n != 1 {
+		t.Errorf("the build stage's step is shown %d times, want once:\n%s", n, log)
+	}
+	for _, hidden := range []string{"[internal]", "Running "} {
+		if strings.Contains(log, hidden) {
+			t.Errorf("the log shows %q:\n%s", hidden, log)
+		}
+	}
+	if !strings.Contains(log, "Building runtime stage runtime") {
+		t.Errorf("the log does not name the runtime stage:\n%s", log)
 	}
 }

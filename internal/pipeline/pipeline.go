@@ -143,7 +143,7 @@ func (e *InputError) Error() string { return "input " + e.Input + ": " + e.Msg }
 // under a staging tag, check it, attach the requested tags, record it for
 // later runs, and report what was made.
 func (p *Pipeline) Run(ctx context.Context, in Input) (Result, error) {
-	r := &run{Pipeline: p, in: in, start: p.Now(), budget: retry.NewBudget(p.Faults, p.Now), cacheBudget: retry.NewBudget(p.Faults, p.Now)}
+	r := &run{Pipeline: p, in: in, start: p.Now(), budget: retry.NewBudget(p.Faults, p.Now), cacheBudget: retry.NewBudget(p.Faults, p.Now), progress: newProgress(p.Log)}
 	for _, n := range in.Notices {
 		p.Log.Note(Note{Level: Notice, Message: n})
 	}
@@ -234,8 +234,9 @@ type run struct {
 	skipped        bool
 	builtFrom      string // the revision that built a skipped image
 
-	bg      background
-	timings []Timing
+	bg       background
+	timings  []Timing
+	progress progress // the steps of the run's builds
 }
 
 // result assembles the outputs from what the steps found: the one place they
