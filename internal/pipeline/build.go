@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/docker/go-units"
 
@@ -51,8 +50,7 @@ func (r *run) build(ctx context.Context) error {
 
 	rt := base
 	rt.Target = r.plan.target.Name // "" is the last stage, which may be unnamed
-	rt.Labels = r.commitLabels()
-	rt.Labels["org.opencontainers.image.created"] = r.Now().UTC().Format(time.RFC3339)
+	rt.Labels = r.imageLabels(r.Now())
 	rt.Tags = []string{localName(r.in.Repository, "latest")}
 	rt.CacheFrom = append(append([]string(nil), r.buildCacheFrom...), r.runtimeFrom...)
 	err := r.timed("runtime stage "+r.plan.target.Ref(), func() (err error) {
