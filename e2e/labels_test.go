@@ -37,7 +37,7 @@ func TestLabelsAndAnnotations(t *testing.T) {
 	dir := gitClone(t, twoStageFiles(t))
 	event := filepath.Join(t.TempDir(), "event.json")
 	payload := `{"repository":{"default_branch":"main","name":"app","html_url":"https://github.com/acme/app",` +
-		`"description":"The app: 100% \"ours\" ::warning::x","license":{"key":"mit","spdx_id":"MIT"}}}`
+		`"description":"The app: 100% \"ours\" ::warning::x\nsecond line","license":{"key":"mit","spdx_id":"MIT"}}}`
 	if err := os.WriteFile(event, []byte(payload), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestLabelsAndAnnotations(t *testing.T) {
 	delete(labels, "org.opencontainers.image.created")
 	wantLabels := map[string]string{
 		"org.opencontainers.image.title":       "App Server",
-		"org.opencontainers.image.description": `The app: 100% "ours" ::warning::x`,
+		"org.opencontainers.image.description": "The app: 100% \"ours\" ::warning::x\nsecond line",
 		"org.opencontainers.image.url":         "https://github.com/acme/app",
 		"org.opencontainers.image.source":      "https://github.com/acme/app",
 		"org.opencontainers.image.version":     "main",

@@ -102,6 +102,8 @@ func TestRepositoryFromCI(t *testing.T) {
 		{name: "github without payload fields, on a tag", host: gitHubHost(map[string]string{"GITHUB_SERVER_URL": "https://github.example.com", "GITHUB_REPOSITORY": "acme/app",
 			"GITHUB_REF": "refs/tags/v1.2.3", "GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v1.2.3"}, `{"repository":{"license":{"spdx_id":"NOASSERTION"}}}`),
 			want: Repo{Title: "app", URL: "https://github.example.com/acme/app"}, version: "v1.2.3"},
+		{name: "github, a long description cut", host: gitHubHost(nil, `{"repository":{"name":"app","description":"`+strings.Repeat("é", 3000)+`"}}`),
+			want: Repo{Title: "app", Description: strings.Repeat("é", 2048)}, version: "main"},
 		{name: "github pull request", host: gitHubHost(map[string]string{"GITHUB_EVENT_NAME": "pull_request", "GITHUB_REF": "refs/pull/12/merge"}, ""),
 			version: "pr-12"},
 		{name: "gitlab", host: gitLabHost(map[string]string{"CI_PROJECT_TITLE": "App Server", "CI_PROJECT_NAME": "app", "CI_PROJECT_DESCRIPTION": "line one\nline two",

@@ -162,7 +162,7 @@ func ConfigDigest(image []byte) (string, error) {
 // supported.
 func Annotate(image []byte, mediaType string, annotations map[string]string) ([]byte, error) {
 	if mediaType != MediaTypeDockerManifest && mediaType != MediaTypeOCIManifest {
-		return nil, fmt.Errorf("annotating the image: manifests of media type %s are not supported", mediaType)
+		return nil, fmt.Errorf("annotating the image: the builder pushed a manifest of media type %s, which ms-build cannot annotate (an image index, as the containerd image store may push): use labels instead, or the classic image store", mediaType)
 	}
 	var m v1.Manifest
 	if err := json.Unmarshal(image, &m); err != nil {
