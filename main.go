@@ -71,7 +71,7 @@ func (e *usageError) Error() string { return e.msg }
 // realMain runs the command and returns its exit code: 0 done, 1 failed,
 // 2 usage.
 func realMain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	ci := action.DetectCI(action.Host{Getenv: getenv, ReadFile: os.ReadFile, Git: gitHead})
+	ci := action.DetectCI(action.Host{Getenv: getenv, ReadFile: os.ReadFile, Git: gitHead, Origin: gitOrigin})
 	var rep action.Reporter
 	switch ci.Provider {
 	case action.GitHub:
@@ -411,6 +411,8 @@ func runInput(in *action.Inputs, ci action.CI) pipeline.Input {
 		SSH:              ssh(in.SSH),
 		Pull:             in.Pull,
 		NoCache:          in.NoCache,
+		Labels:           in.Labels,
+		Annotations:      in.Annotations,
 		Repository:       in.Repository,
 		Tags:             in.Tags,
 		Push:             in.Push,
@@ -421,8 +423,17 @@ func runInput(in *action.Inputs, ci action.CI) pipeline.Input {
 		CacheSalt:        in.CacheSalt,
 		CacheRetention:   in.CacheRetention,
 		CacheWrite:       in.CacheWrite,
-		Commit:           pipeline.Commit{SHA: ci.SHA, Branch: ci.Branch, DefaultBranch: ci.DefaultBranch, BaseBranch: ci.BaseBranch, SourceURL: ci.SourceURL},
+		Commit:           commit(ci),
 		Notices:          in.Notices,
+	}
+}
+
+// commit is what the CI knows of the commit built and its repository.
+func commit(ci action.CI) pipeline.Commit {
+	return pipeline.Commit{
+		SHA: ci.SHA, Branch: ci.Branch, DefaultBranch: ci.DefaultBranch, BaseBranch: ci.BaseBranch, SourceURL: ci.SourceURL,
+		Repository: pipeline.Repository{Title: ci.Repo.Title, Description: ci.Repo.Description, URL: ci.Repo.URL, Licenses: ci.Repo.Licenses},
+		Version:    ci.Version(),
 	}
 }
 
@@ -439,6 +450,7 @@ func outputs(r pipeline.Result) action.Outputs {
 		CacheKey:              r.CacheKey,
 		CacheHit:              r.CacheHit,
 		Skipped:               r.Skipped,
+		Registry:              r.Registry,
 		BuiltFrom:             r.BuiltFrom,
 	}
 	if r.Digest != "" {
@@ -524,4 +536,14 @@ func gitHead() (sha, branch string) {
 		branch = strings.TrimSpace(string(out))
 	}
 	return sha, branch
+}
+
+// gitOrigin asks git for the origin remote's URL on a laptop; no git or no
+// origin, no answer. The front end keeps only its host and path.
+func gitOrigin() string {
+	out, err := exec.Command("git", "config", "--get", "remote.origin.url").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -133,8 +133,11 @@ jobs:
             act-1
             act-stable
           max-image-size: 50MB
+          labels: |
+            com.example.frontend=act
       - name: check the outputs
         env:
+          REGISTRY: ${{ steps.msb.outputs.registry }}
           DIGEST: ${{ steps.msb.outputs.digest }}
           URI: ${{ steps.msb.outputs.image-uri }}
           TAGS: ${{ steps.msb.outputs.tags }}
@@ -150,6 +153,7 @@ jobs:
           test "$SKIPPED" = false
           echo "$META" | grep -q "\"digest\":\"$DIGEST\""
           echo "checked digest=$DIGEST"
+          echo "checked registry=$REGISTRY"
 `
 
 const actBadInputWorkflow = `name: bad-input
@@ -269,6 +273,10 @@ func TestAct(t *testing.T) {
 	if !logged(events, "checked digest="+digest) {
 		t.Errorf("the later step did not see the digest the registry has, %s", digest)
 	}
+	if !logged(events, "checked registry="+e.Registry) {
+		t.Errorf("the later step did not see the registry output %s", e.Registry)
+	}
+	frontendLabel(t, e, "acme/act:act-stable", "act")
 
 	events, code = runAct(t, act, dir, ".github/workflows/bad-input.yml", e)
 	if code == 0 || jobResult(events) != "failure" {
@@ -287,6 +295,7 @@ include:
       context: app
       network: none
       tags: gl-1, gl-stable
+      labels: com.example.frontend=gitlab
       docker-host: DOCKER_HOST_VALUE
       docker-cert-path: ""
       services: []
@@ -296,6 +305,7 @@ verify:
   script:
     - echo "digest=$MSB_DIGEST"
     - echo "tags=$MSB_TAGS"
+    - echo "registry=$MSB_REGISTRY"
     - test "$MSB_IMAGE_URI" = "${MSB_IMAGE_URI%@*}@$MSB_DIGEST"
     - test "$MSB_SKIPPED" = false
     - test "$MSB_IMAGE_SIZE_BYTES" -gt 0
@@ -331,11 +341,12 @@ func TestGitLabComponent(t *testing.T) {
 		t.Fatalf("the registry has no gl-stable: %v", err)
 	}
 	digest := aws.ToString(d.ImageDetails[0].ImageDigest)
-	for _, want := range []string{"digest=" + digest, "tags=" + e.Registry + "/acme/gitlab:gl-1," + e.Registry + "/acme/gitlab:gl-stable", "verified"} {
+	for _, want := range []string{"digest=" + digest, "tags=" + e.Registry + "/acme/gitlab:gl-1," + e.Registry + "/acme/gitlab:gl-stable", "registry=" + e.Registry + "\n", "verified"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the verify job did not print %q", want)
 		}
 	}
+	frontendLabel(t, e, "acme/gitlab:gl-stable", "gitlab")
 	// The job log and the dotenv report hold no secret.
 	places := map[string]string{"job log": string(out)}
 	filepath.WalkDir(filepath.Join(dir, ".gitlab-ci-local"), func(p string, d os.DirEntry, err error) error {

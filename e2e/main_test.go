@@ -293,6 +293,9 @@ func TestPushTwoStage(t *testing.T) {
 			if got, want := o["image-uri"], repo+"@"+digest; got != want {
 				t.Errorf("image-uri = %q, want %q", got, want)
 			}
+			if got, want := o["registry"], e.Registry; got != want {
+				t.Errorf("registry = %q, want the proxyEndpoint's host %q", got, want)
+			}
 			wantTags := []string{repo + ":" + sha[:7], repo + ":latest"}
 			if diff := cmp.Diff(wantTags, strings.Split(o["tags"], "\n")); diff != "" {
 				t.Errorf("tags (-want +got):\n%s", diff)

@@ -88,6 +88,11 @@ func TestBadInput(t *testing.T) {
 		{name: "unknown network", inputs: map[string]string{"network": "bridge"}, input: "network", want: "default, host or none"},
 		{name: "retention not a number", inputs: map[string]string{"cache-retention-days": "a week"}, input: "cache-retention-days", want: "whole number"},
 		{name: "retention too long", inputs: map[string]string{"cache-retention-days": "5000"}, input: "cache-retention-days", want: "1 to 3650"},
+		{name: "label without =", inputs: map[string]string{"labels": "a=1\nteam payments"}, input: "labels", want: `line 2 ("team payments") has no '='`},
+		{name: "label with an empty key", inputs: map[string]string{"labels": "=x"}, input: "labels", want: "empty key"},
+		{name: "annotation given twice", inputs: map[string]string{"annotations": "k=1\nk=2"}, input: "annotations", want: "k is given twice (lines 1 and 2)"},
+		{name: "annotation with an escape", inputs: map[string]string{"annotations": "k=\x1b]0;pwned\x07"}, input: "annotations", want: "control character"},
+		{name: "labels too long", inputs: map[string]string{"labels": "k=" + strings.Repeat("v", 70_000)}, input: "labels", want: "over the limit of 65536"},
 		{name: "Dockerfile syntax", files: map[string]string{"Dockerfile": "FROM msb-test/sdk:1 AS build\nRUN true\nCOPPY . .\n"}, input: "", want: "unknown instruction: COPPY", line: 3},
 		{name: "Dockerfile unknown stage", files: map[string]string{"Dockerfile": "FROM msb-test/sdk:1 AS build\nRUN true\nFROM msb-test/busybox:1\nCOPY --from=biuld /x /x\n"}, input: "", want: "unknown stage \"biuld\" (did you mean build?)", line: 4},
 		{name: "Dockerfile missing file for COPY", files: map[string]string{"Dockerfile": "FROM msb-test/sdk:1 AS build\nWORKDIR /src\nCOPY missing.txt ./\nFROM msb-test/busybox:1\nCOPY --from=build /src /src\n"}, inputs: map[string]string{"push": "false"}, engine: true, input: "", want: "missing.txt", line: 3},
@@ -98,6 +103,7 @@ func TestBadInput(t *testing.T) {
 		{name: "flag without value", args: []string{"--repository"}, code: 2, want: "flag needs an argument: -repository"},
 		{name: "flag not a boolean", args: []string{"--push=maybe"}, input: "push", want: "use true or false"},
 		{name: "flag bad tags", args: []string{"--tags", "a b"}, input: "tags", want: "not a valid tag"},
+		{name: "flag bad label", args: []string{"--labels", "a=1", "--labels", "a=2"}, input: "labels", want: "a is given twice"},
 		{name: "flag bad size", args: []string{"--max-image-size", "-5"}, input: "max-image-size", want: "is not a size"},
 	}
 	for _, tc := range cases {

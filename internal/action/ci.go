@@ -40,6 +40,8 @@ type CI struct {
 	// Protected reports that the ref built is a protected branch or tag
 	// (GITHUB_REF_PROTECTED, CI_COMMIT_REF_PROTECTED).
 	Protected bool
+	// Repo describes the repository, for the image's OCI labels.
+	Repo Repo
 }
 
 // pullRequestEvents run code from a pull request, or (workflow_run) may
@@ -141,6 +143,9 @@ type Host struct {
 	Getenv   func(string) string
 	ReadFile func(string) ([]byte, error)
 	Git      Git
+	// Origin is the checkout's origin remote URL, read on a laptop only;
+	// nil or "" when there is none.
+	Origin func() string
 }
 
 // DetectCI reads the CI system's environment.
@@ -157,6 +162,10 @@ func DetectCI(h Host) CI {
 	c := CI{Provider: Local}
 	if h.Git != nil {
 		c.SHA, c.Branch = h.Git()
+	}
+	if h.Origin != nil {
+		c.SourceURL = webURL(h.Origin())
+		c.Repo = Repo{Title: repoName(c.SourceURL), URL: c.SourceURL}
 	}
 	return c
 }
@@ -191,6 +200,7 @@ func detectGitHub(h Host) CI {
 	}
 	ev := readEvent(getenv("GITHUB_EVENT_PATH"), readFile)
 	c.DefaultBranch = ev.Repository.DefaultBranch
+	c.Repo = githubRepo(ev, c.SourceURL, getenv("GITHUB_REPOSITORY"))
 	// A scheduled run's payload names no repository, but GitHub runs
 	// schedules on the default branch only.
 	if c.DefaultBranch == "" && c.Event == "schedule" {
@@ -219,6 +229,12 @@ type githubEvent struct {
 	Number     int `json:"number"`
 	Repository struct {
 		DefaultBranch string `json:"default_branch"`
+		Name          string `json:"name"`
+		Description   string `json:"description"`
+		HTMLURL       string `json:"html_url"`
+		License       struct {
+			SPDXID string `json:"spdx_id"`
+		} `json:"license"`
 	} `json:"repository"`
 	PullRequest struct {
 		Number int `json:"number"`
@@ -274,6 +290,7 @@ func detectGitLab(getenv func(string) string) CI {
 		Event:         getenv("CI_PIPELINE_SOURCE"),
 		Protected:     getenv("CI_COMMIT_REF_PROTECTED") == "true",
 	}
+	c.Repo = gitlabRepo(getenv)
 	iid := getenv("CI_MERGE_REQUEST_IID")
 	if iid == "" {
 		iid = getenv("CI_EXTERNAL_PULL_REQUEST_IID")

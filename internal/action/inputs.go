@@ -51,6 +51,8 @@ var Specs = []Spec{
 	{"ssh", "", "SSH agent sockets or keys for RUN --mount=type=ssh: default (the agent at SSH_AUTH_SOCK), or one id=path a line"},
 	{"pull", "false", "always resolve base images against their registry, as docker build --pull"},
 	{"no-cache", "false", "build every step: read and write no cache and no skip record"},
+	{"labels", "", "labels added to the runtime image's config, one KEY=VALUE a line; they override the OCI labels taken from the repository"},
+	{"annotations", "", "annotations added to the runtime image's manifest, one KEY=VALUE a line (the image is then published as an OCI manifest)"},
 }
 
 // Inputs holds every input, parsed and validated.
@@ -81,6 +83,9 @@ type Inputs struct {
 	SSH              []SSH
 	Pull             bool
 	NoCache          bool
+	// Labels and Annotations are the user's KEY=VALUE lines, by key.
+	Labels      map[string]string
+	Annotations map[string]string
 
 	// Notices are what the inputs' reading decided that the user should
 	// hear: the run's trust, a tag that was dropped.
@@ -144,7 +149,7 @@ func Parse(raw map[string]string, env Environment) (*Inputs, error) {
 	if p.getenv == nil {
 		p.getenv = func(string) string { return "" }
 	}
-	for _, step := range []func() error{p.switches, p.destination, p.build, p.cache, p.secrets} {
+	for _, step := range []func() error{p.switches, p.destination, p.build, p.cache, p.secrets, p.metadata} {
 		if err := step(); err != nil {
 			return nil, err
 		}

@@ -21,6 +21,7 @@ type Outputs struct {
 	CacheKey              string   `json:"cache-key"`
 	CacheHit              bool     `json:"cache-hit"`
 	Skipped               bool     `json:"skipped"`
+	Registry              string   `json:"registry"`
 	// BuiltFrom is, on a skip, the revision that built the image the tags
 	// were attached to: the image keeps naming that commit. Only in metadata.
 	BuiltFrom string `json:"built-from,omitempty"`
@@ -30,7 +31,7 @@ type Outputs struct {
 var OutputNames = []string{
 	"image-uri", "digest", "image-id", "tags", "image-size-bytes", "image-size",
 	"uncompressed-size-bytes", "build-stage-size-bytes", "cache-key", "cache-hit",
-	"skipped", "metadata",
+	"skipped", "registry", "metadata",
 }
 
 // Pair is one output's name and its value as text.
@@ -61,6 +62,7 @@ func (o Outputs) Pairs() []Pair {
 		{"cache-key", o.CacheKey},
 		{"cache-hit", strconv.FormatBool(o.CacheHit)},
 		{"skipped", strconv.FormatBool(o.Skipped)},
+		{"registry", o.Registry},
 		{"metadata", string(meta)},
 	}
 }

@@ -44,6 +44,7 @@ var sample = Summary{
 		ImageSize:             "87.3 MB",
 		UncompressedSizeBytes: 210_000_000,
 		BuildStageSizeBytes:   1_400_000_000,
+		Registry:              "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
 	},
 	Repository: "team/app",
 	Target:     "final",

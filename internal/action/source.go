@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 )
 
@@ -49,13 +50,18 @@ func FromEnv(getenv func(string) string) (map[string]string, error) {
 	return raw, nil
 }
 
+// repeatable are the inputs whose flag may be given more than once, one
+// line each time, as docker build's --label and --annotation are.
+var repeatable = []string{"labels", "annotations"}
+
 // Flags defines one flag per input on fs; boolean inputs may be given bare
-// (--dry-run). After fs.Parse, the returned function gives the inputs set on
+// (--dry-run), and a repeatable one many times (--labels a=1 --labels b=2).
+// After fs.Parse, the returned function gives the inputs set on
 // the command line.
 func Flags(fs *flag.FlagSet) func() map[string]string {
 	vals := make(map[string]*flagValue, len(Specs))
 	for _, s := range Specs {
-		v := &flagValue{s: s.Default, isBool: s.Default == "true" || s.Default == "false"}
+		v := &flagValue{s: s.Default, isBool: s.Default == "true" || s.Default == "false", lines: slices.Contains(repeatable, s.Name)}
 		vals[s.Name] = v
 		fs.Var(v, s.Name, s.Usage)
 	}
@@ -73,11 +79,19 @@ func Flags(fs *flag.FlagSet) func() map[string]string {
 type flagValue struct {
 	s      string
 	isBool bool
+	lines  bool // each Set adds a line
+	set    bool
 }
 
-func (v *flagValue) String() string     { return v.s }
-func (v *flagValue) Set(s string) error { v.s = s; return nil }
-func (v *flagValue) IsBoolFlag() bool   { return v.isBool }
+func (v *flagValue) String() string { return v.s }
+func (v *flagValue) Set(s string) error {
+	if v.lines && v.set {
+		s = v.s + "\n" + s
+	}
+	v.s, v.set = s, true
+	return nil
+}
+func (v *flagValue) IsBoolFlag() bool { return v.isBool }
 
 // Merge returns the inputs of base overridden by those of over.
 func Merge(base, over map[string]string) map[string]string {

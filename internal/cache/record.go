@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
@@ -152,4 +153,38 @@ func ConfigDigest(image []byte) (string, error) {
 		return "", fmt.Errorf("reading the image's config digest: not an image manifest")
 	}
 	return m.Config.Digest.String(), nil
+}
+
+// Annotate returns image, a Docker schema 2 or OCI image manifest, as an
+// OCI image manifest with annotations added (they override the manifest's
+// own): the same config and layers, under their OCI media types, so that no
+// blob moves. A Docker schema 2 manifest has no annotations; an index is not
+// supported.
+func Annotate(image []byte, mediaType string, annotations map[string]string) ([]byte, error) {
+	if mediaType != MediaTypeDockerManifest && mediaType != MediaTypeOCIManifest {
+		return nil, fmt.Errorf("annotating the image: the builder pushed a manifest of media type %s, which ms-build cannot annotate (an image index, as the containerd image store may push): use labels instead, or the classic image store", mediaType)
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(image, &m); err != nil {
+		return nil, fmt.Errorf("annotating the image: reading its manifest: %w", err)
+	}
+	out := v1.Manifest{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    MediaTypeOCIManifest,
+		ArtifactType: m.ArtifactType,
+		Config:       m.Config,
+		Layers:       make([]v1.Descriptor, len(m.Layers)),
+		Subject:      m.Subject,
+		Annotations:  maps.Clone(m.Annotations),
+	}
+	if out.Annotations == nil {
+		out.Annotations = map[string]string{}
+	}
+	maps.Copy(out.Annotations, annotations)
+	out.Config.MediaType = oci(m.Config.MediaType)
+	for i, l := range m.Layers {
+		l.MediaType = oci(l.MediaType)
+		out.Layers[i] = l
+	}
+	return json.Marshal(out)
 }

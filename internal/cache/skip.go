@@ -19,7 +19,11 @@ import (
 // Version 3, with the primitives of encoder (see dependencyKeyVersion), as
 // encodeSkipKey writes it; version 1 lacked the line marked (v2), version 2
 // the lines marked (v3), hashed the commit's labels (source, revision) under
-// "labels" and a .git's files as any others:
+// "labels" and a .git's files as any others. The "annotations" field came
+// later within version 3: it is written only when there are annotations, so
+// every key without them is as it was, and a key with them cannot equal
+// one without (no other field is named "annotations" and every string is
+// length-prefixed):
 //
 //	string "msb-skip-key/v3"
 //	string "dockerfile", string the Dockerfile
@@ -29,6 +33,8 @@ import (
 //	string "network", string network (v3)
 //	string "frontend", string the "# syntax=" reference, string what it resolves to (v3)
 //	string "labels", number of labels, then string name, string value in name order
+//	string "annotations", number of annotations, then string name, string value in name order:
+//	    only when there are annotations
 //	string "bases", number of images, then string reference, string image digest or id in reference order (v2)
 //	string "salt", string salt
 //	string "context", number of entries (the root left out), then for each in path order:
@@ -69,6 +75,8 @@ type SkipInput struct {
 	// (source, revision) nor the time of the build: an image built from the
 	// same inputs at another commit is the same image.
 	Labels map[string]string
+	// Annotations are annotations the user sets on the image's manifest.
+	Annotations map[string]string
 	// Bases maps each image the build reads (a FROM reference, an image in
 	// COPY --from or RUN --mount=from=) to what it resolves to now (a
 	// manifest digest or an image id), so that a tag moving to a new image
@@ -326,6 +334,9 @@ func encodeSkipKey(in SkipInput, entries []*entry) string {
 	e.string(in.Frontend)
 	e.string(in.FrontendDigest)
 	e.stringMap("labels", in.Labels)
+	if len(in.Annotations) > 0 {
+		e.stringMap("annotations", in.Annotations)
+	}
 	e.stringMap("bases", in.Bases)
 	e.field("salt", in.Salt)
 	encodeEntries(e, entries)

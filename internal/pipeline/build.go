@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/docker/go-units"
 
@@ -53,8 +52,7 @@ func (r *run) build(ctx context.Context) error {
 
 	rt := base
 	rt.Target = r.plan.target.Name // "" is the last stage, which may be unnamed
-	rt.Labels = r.commitLabels()
-	rt.Labels["org.opencontainers.image.created"] = r.Now().UTC().Format(time.RFC3339)
+	rt.Labels = r.imageLabels(r.Now())
 	rt.Tags = []string{localName(r.in.Repository, "latest")}
 	rt.CacheFrom = append(append([]string(nil), r.buildCacheFrom...), r.runtimeFrom...)
 	// Without a cache to store, the build stage is built again only to be

@@ -42,6 +42,13 @@ type Input struct {
 	SSH        []build.SSH
 	Pull       bool // resolve base images against their registry
 	NoCache    bool // build every step; read and write no cache and no skip record
+	// Labels are the user's labels for the runtime image's config: they
+	// override the repository's OCI labels, and are in the skip key.
+	Labels map[string]string
+	// Annotations are the user's annotations for the runtime image's
+	// manifest: when there are any, the image is published as an OCI
+	// manifest that carries them. They are in the skip key.
+	Annotations map[string]string
 
 	Repository       string
 	Tags             []string
@@ -75,6 +82,16 @@ type Commit struct {
 	// read after the branch's own, before the default branch's.
 	BaseBranch string
 	SourceURL  string // the repository's web address
+	// Repository describes the repository, for the OCI labels; Version is
+	// the ref built as a version (a tag, else the branch). Neither is in the
+	// skip key.
+	Repository Repository
+	Version    string
+}
+
+// Repository is what the front end knows of the repository; "" is unknown.
+type Repository struct {
+	Title, Description, URL, Licenses string
 }
 
 // Result is what a run made. A failed run's Result still lists the tags it
@@ -90,6 +107,7 @@ type Result struct {
 	CacheKey              string
 	CacheHit              bool
 	Skipped               bool
+	Registry              string // the registry's host; "" when nothing was pushed
 	BuiltFrom             string // on a skip, the commit that built the image tagged; "" when unknown
 	Target                string // the target stage, as named in messages
 	BuildStage            string // "" when there is none
@@ -262,6 +280,7 @@ func (r *run) result() Result {
 		res.BuildStage = r.plan.buildStage.Ref()
 	}
 	if r.pushed.digest != "" {
+		res.Registry = hostOf(r.repo.ref)
 		res.Digest = r.pushed.digest
 		res.ImageURI = r.repo.ref + "@" + r.pushed.digest
 		res.ImageSizeBytes = r.pushed.size

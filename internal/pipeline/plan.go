@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/docker/go-units"
 
@@ -280,17 +282,47 @@ func closure(df *dockerfile.Dockerfile, s *dockerfile.Stage) []*dockerfile.Stage
 	return out
 }
 
-// commitLabels are the OCI labels the commit decides. They are not in the
-// skip key: a later commit with the same inputs gets its tags attached to
-// the image an earlier one built, which keeps naming that commit.
-func (r *run) commitLabels() map[string]string {
+// The standard OCI labels (the image-spec's annotations.md), set on the
+// runtime image's config.
+const (
+	labelTitle       = "org.opencontainers.image.title"
+	labelDescription = "org.opencontainers.image.description"
+	labelURL         = "org.opencontainers.image.url"
+	labelSource      = "org.opencontainers.image.source"
+	labelVersion     = "org.opencontainers.image.version"
+	labelLicenses    = "org.opencontainers.image.licenses"
+	labelRevision    = "org.opencontainers.image.revision"
+	labelCreated     = "org.opencontainers.image.created"
+)
+
+// imageLabels are the runtime image's labels: the standard OCI labels the
+// repository and the commit decide, as docker/metadata-action sets them
+// (those that are unknown left out), and the build time; then the user's
+// labels, which override them. Only the user's are in the skip key: a later
+// commit with the same inputs gets its tags attached to the image an
+// earlier one built, which keeps naming that commit, its version and time,
+// and the repository as it was described then.
+func (r *run) imageLabels(created time.Time) map[string]string {
+	c := r.in.Commit
+	url := c.Repository.URL
+	if url == "" {
+		url = c.SourceURL
+	}
+	source := c.SourceURL
+	if source == "" {
+		source = url
+	}
 	l := map[string]string{}
-	if r.in.Commit.SourceURL != "" {
-		l["org.opencontainers.image.source"] = r.in.Commit.SourceURL
+	for k, v := range map[string]string{
+		labelTitle: c.Repository.Title, labelDescription: c.Repository.Description, labelURL: url, labelSource: source,
+		labelVersion: c.Version, labelLicenses: c.Repository.Licenses, labelRevision: c.SHA,
+	} {
+		if v != "" {
+			l[k] = v
+		}
 	}
-	if r.in.Commit.SHA != "" {
-		l["org.opencontainers.image.revision"] = r.in.Commit.SHA
-	}
+	l[labelCreated] = created.UTC().Format(time.RFC3339)
+	maps.Copy(l, r.in.Labels)
 	return l
 }
 
@@ -300,15 +332,17 @@ func (r *run) commitLabels() map[string]string {
 // resolved, or a URL an ADD fetches without --checksum.
 func (r *run) skipInput(ctx context.Context) (cache.SkipInput, bool, error) {
 	in := cache.SkipInput{
-		FS:         r.plan.bctx.FS(),
-		Dir:        r.in.Context,
-		Dockerfile: r.plan.bctx.Dockerfile(),
-		BuildArgs:  r.in.BuildArgs,
-		Target:     r.plan.target.Ref(),
-		Platform:   r.plan.platform,
-		Network:    r.in.Network,
-		Salt:       r.in.CacheSalt,
-		Bases:      map[string]string{},
+		FS:          r.plan.bctx.FS(),
+		Dir:         r.in.Context,
+		Dockerfile:  r.plan.bctx.Dockerfile(),
+		BuildArgs:   r.in.BuildArgs,
+		Target:      r.plan.target.Ref(),
+		Platform:    r.plan.platform,
+		Network:     r.in.Network,
+		Labels:      r.in.Labels,
+		Annotations: r.in.Annotations,
+		Salt:        r.in.CacheSalt,
+		Bases:       map[string]string{},
 	}
 	stages := closure(r.plan.df, r.plan.target)
 	for _, s := range stages {

@@ -561,6 +561,9 @@ func (r *run) publish(ctx context.Context) error {
 		return fmt.Errorf("checking the pushed image: the builder pushed %s but the registry holds %s", pushed.Digest, img.digest)
 	}
 	img.imageID = ""
+	if img, err = r.annotate(img); err != nil {
+		return err
+	}
 	r.pushed = img
 	r.timings = append(r.timings, Timing{Name: "push", Duration: r.Now().Sub(t)})
 	if err := r.checkSize(); err != nil {
@@ -576,6 +579,28 @@ func (r *run) publish(ctx context.Context) error {
 		_ = r.Builder.Name(ctx, r.image.ID, ref)
 	}
 	return nil
+}
+
+// annotate makes the image that is published when the user gave
+// annotations: the pushed manifest as an OCI image manifest that carries
+// them, with the same config and layers. The engine pushes a Docker schema 2
+// manifest, which has no annotations. Nothing is sent here: attach puts it
+// under each requested tag (no blob moves) and record records it, so the
+// digest reported, the tags and a later skip all name it; the manifest
+// pushed goes with its staging tag. Without annotations the image is the
+// one pushed.
+func (r *run) annotate(img pushedImage) (pushedImage, error) {
+	if len(r.in.Annotations) == 0 {
+		return img, nil
+	}
+	body, err := cache.Annotate(img.manifest.Body, img.manifest.MediaType, r.in.Annotations)
+	if err != nil {
+		return img, fmt.Errorf("%w: no tag was attached", err)
+	}
+	img.manifest = registry.Manifest{Body: body, MediaType: cache.MediaTypeOCIManifest}
+	img.digest = img.manifest.Digest()
+	r.Log.Infof("Annotated the image: %s (an OCI manifest of the same config and layers)", img.digest)
+	return img, nil
 }
 
 // checkSize fails the run when the image is over max-image-size, before any
