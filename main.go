@@ -423,13 +423,13 @@ func runInput(in *action.Inputs, ci action.CI) pipeline.Input {
 		CacheSalt:        in.CacheSalt,
 		CacheRetention:   in.CacheRetention,
 		CacheWrite:       in.CacheWrite,
-		Commit:           commit(ci),
+		Commit:           commitOf(ci),
 		Notices:          in.Notices,
 	}
 }
 
-// commit is what the CI knows of the commit built and its repository.
-func commit(ci action.CI) pipeline.Commit {
+// commitOf is what the CI knows of the commit built and its repository.
+func commitOf(ci action.CI) pipeline.Commit {
 	return pipeline.Commit{
 		SHA: ci.SHA, Branch: ci.Branch, DefaultBranch: ci.DefaultBranch, BaseBranch: ci.BaseBranch, SourceURL: ci.SourceURL,
 		Repository: pipeline.Repository{Title: ci.Repo.Title, Description: ci.Repo.Description, URL: ci.Repo.URL, Licenses: ci.Repo.Licenses},
