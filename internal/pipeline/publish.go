@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -439,14 +440,23 @@ func (r *run) skip(ctx context.Context) (bool, error) {
 	if runtimeTag != "" {
 		refs = append(refs, runtimeTag)
 	}
+	// The same request finds the default branch's current image, to compare
+	// sizes with.
+	for _, tag := range r.baseTags() {
+		if !slices.Contains(refs, tag) {
+			refs = append(refs, tag)
+		}
+	}
 	found, err := r.Publisher.Lookup(ctx, refs)
 	r.repo.missing = errors.Is(err, registry.ErrRepositoryMissing)
+	r.base.looked = true
 	if err != nil {
 		if !errors.Is(err, registry.ErrNotFound) && ctx.Err() == nil {
 			r.warn("looking for an identical image: %v: building", err)
 		}
 		return false, ctx.Err()
 	}
+	r.noteBase(found)
 	rec, ok := found[recTag]
 	if !ok {
 		return false, nil
@@ -465,6 +475,9 @@ func (r *run) skip(ctx context.Context) (bool, error) {
 	r.skipped = true
 	r.pushed = img
 	if err := r.checkSize(); err != nil {
+		return true, err
+	}
+	if err := r.compareSize(ctx); err != nil {
 		return true, err
 	}
 	if err := r.attach(ctx, found); err != nil {
@@ -558,6 +571,9 @@ func (r *run) publish(ctx context.Context) error {
 	r.pushed = img
 	r.timings = append(r.timings, Timing{Name: "push", Duration: r.Now().Sub(t)})
 	if err := r.checkSize(); err != nil {
+		return err
+	}
+	if err := r.compareSize(ctx); err != nil {
 		return err
 	}
 	if err := r.attach(ctx, nil); err != nil {
