@@ -232,7 +232,7 @@ type run struct {
 	pushed         pushedImage
 	tags           []string // references attached
 	skipped        bool
-	builtFrom      string // the revision that built a skipped image
+	builtFrom      string      // the revision that built a skipped image
 	base           baseImage   // the default branch's current image, once looked up
 	sizeChange     *SizeChange // against base
 
