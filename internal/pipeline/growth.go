@@ -193,7 +193,7 @@ func (r *run) layerChanges(ctx context.Context, baseManifest []byte) ([]LayerCha
 	}
 	newCfg, newLayers, err := cache.ImageLayers(r.pushed.manifest.Body)
 	if err != nil {
-		return nil, err
+		return nil, nil // an index: its platforms' layers are not compared
 	}
 	var (
 		oldBody, newBody []byte
