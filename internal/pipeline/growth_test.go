@@ -169,3 +169,63 @@ func TestMaxImageGrowth(t *testing.T) {
 		})
 	}
 }
+
+// TestSizeChangeBlobFault: a config that cannot be read costs the summary
+// its layers, with a warning, and never the run; the growth check holds.
+func TestSizeChangeBlobFault(t *testing.T) {
+	t.Parallel()
+	for _, fail := range []error{errTransient, errors.New("AccessDenied: ecr:GetDownloadUrlForLayer")} {
+		e := growEnv(t)
+		e.reg.fail = func(op, ref string) error {
+			if op == "Blob" {
+				return fail
+			}
+			return nil
+		}
+		o := e.run(t.Context(), prBuilder(e), e.input(pullRequest("pr-7")))
+		mustSucceed(t, o)
+		if c := o.res.SizeChange; c == nil || c.DeltaBytes != 12200-5350 || c.Layers != nil {
+			t.Errorf("SizeChange = %+v, want the delta without layers", c)
+		}
+		if !o.log.has(pipeline.Warning, "reading the layers' history") {
+			t.Errorf("no warning for the config that could not be read:\n%s", o.log.text())
+		}
+		o = e.run(t.Context(), prBuilder(e), e.input(pullRequest("pr-8"), func(in *pipeline.Input) { in.MaxImageGrowth = pipeline.Growth{Bytes: 1} }))
+		var ie *pipeline.InputError
+		if !errors.As(o.err, &ie) || ie.Input != "max-image-growth" || e.reg.digestOf("pr-8") != "" {
+			t.Errorf("Run() = %v with pr-8 at %q, want max-image-growth to fail it with no tag", o.err, e.reg.digestOf("pr-8"))
+		}
+	}
+}
+
+// TestSizeChangeOnSkip: a run that skips onto an earlier image compares it
+// with the default branch's current image, from the one lookup it makes,
+// and reads no config; max-image-growth holds there too.
+func TestSizeChangeOnSkip(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	mustSucceed(t, e.run(t.Context(), prBuilder(e), e.input())) // image A, with prLayers
+	e.write("main.go", "package main\n\nfunc main() {}\n")
+	b := newBuilder(e.reg)
+	b.layers = mainLayers
+	mustSucceed(t, e.run(t.Context(), b, e.input(func(in *pipeline.Input) { in.Tags = []string{"v2"} }))) // B, main's current
+	e.write("main.go", "package main\n")
+
+	before := e.reg.callCount()
+	o := e.run(t.Context(), nil, e.input(pullRequest("pr-9")))
+	mustSucceed(t, o)
+	if !o.res.Skipped {
+		t.Fatalf("not skipped; log:\n%s", o.log.text())
+	}
+	if c := o.res.SizeChange; c == nil || c.DeltaBytes != 12200-5350 || c.Layers != nil {
+		t.Errorf("SizeChange = %+v, want the delta of A against B and no layers", c)
+	}
+	if calls := e.reg.callsSince(before); len(calls) != 2 || !strings.HasPrefix(calls[0], "Lookup ") || calls[1] != "Put pr-9" {
+		t.Errorf("calls %q, want one lookup and the tag's Put: no config read on a skip", calls)
+	}
+	o = e.run(t.Context(), nil, e.input(pullRequest("pr-10"), func(in *pipeline.Input) { in.MaxImageGrowth = pipeline.Growth{Percent: 10} }))
+	var ie *pipeline.InputError
+	if !errors.As(o.err, &ie) || ie.Input != "max-image-growth" || e.reg.digestOf("pr-10") != "" {
+		t.Errorf("Run() = %v with pr-10 at %q, want max-image-growth to fail the skip with no tag", o.err, e.reg.digestOf("pr-10"))
+	}
+}
