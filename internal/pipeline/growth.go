@@ -71,6 +71,7 @@ const maxLayerChanges = 5
 // baseImage is the default branch's current image, as the run found it.
 type baseImage struct {
 	looked   bool // the lookup ran: found or not, it is not made again
+	failed   bool // the lookup failed: nothing is known
 	found    bool
 	name     string
 	digest   string
@@ -118,20 +119,29 @@ func (r *run) noteBase(found map[string]registry.Manifest) {
 }
 
 // findBase looks the base image up with one request, unless the skip's
-// lookup already did.
+// lookup already did (a skip lookup that failed is made again here). A
+// lookup that fails is a warning: sizes are not compared, and
+// max-image-growth is not checked.
 func (r *run) findBase(ctx context.Context) {
 	if r.base.looked {
 		return
 	}
 	found, err := r.Publisher.Lookup(ctx, r.baseTags())
-	if err != nil {
-		if !errors.Is(err, registry.ErrNotFound) && ctx.Err() == nil {
-			r.warn("looking up the default branch's image to compare sizes: %v", err)
-		}
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
 		r.base = baseImage{looked: true}
-		return
+	case err != nil:
+		r.base = baseImage{looked: true, failed: true}
+		if ctx.Err() == nil {
+			unchecked := ""
+			if r.in.MaxImageGrowth.set() {
+				unchecked = ": max-image-growth was not checked"
+			}
+			r.warn("looking up the default branch's image to compare sizes: %v%s", err, unchecked)
+		}
+	default:
+		r.noteBase(found)
 	}
-	r.noteBase(found)
 }
 
 // compareSize compares the pushed image with the default branch's current
@@ -141,7 +151,7 @@ func (r *run) compareSize(ctx context.Context) error {
 	r.findBase(ctx)
 	b := r.base
 	if !b.found {
-		if r.in.MaxImageGrowth.set() {
+		if r.in.MaxImageGrowth.set() && !b.failed {
 			r.Log.Note(Note{Level: Notice, Title: "max-image-growth", Message: "no image of the default branch to compare with: the growth check passes"})
 		}
 		return nil

@@ -229,3 +229,45 @@ func TestSizeChangeOnSkip(t *testing.T) {
 		t.Errorf("Run() = %v with pr-10 at %q, want max-image-growth to fail the skip with no tag", o.err, e.reg.digestOf("pr-10"))
 	}
 }
+
+// TestBaseLookupFault: when the lookup that finds the default branch's
+// image fails, the run looks again once before the growth check; when
+// that fails too, it warns that max-image-growth was not checked.
+func TestBaseLookupFault(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		faults int // lookups that fail
+		fail   bool
+	}{
+		{"once", 1, true},
+		{"for good", 1000, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := growEnv(t)
+			failed := 0
+			e.reg.fail = func(op, ref string) error {
+				if op == "Lookup" && failed < tc.faults {
+					failed++
+					return errTransient
+				}
+				return nil
+			}
+			o := e.run(t.Context(), prBuilder(e), e.input(pullRequest("pr-7"), func(in *pipeline.Input) { in.MaxImageGrowth = pipeline.Growth{Bytes: 1} }))
+			var ie *pipeline.InputError
+			if got := errors.As(o.err, &ie) && ie.Input == "max-image-growth"; got != tc.fail {
+				t.Fatalf("Run() = %v, want a max-image-growth failure: %v", o.err, tc.fail)
+			}
+			if !tc.fail {
+				mustSucceed(t, o)
+				if !o.log.has(pipeline.Warning, "max-image-growth was not checked") || o.log.has(pipeline.Notice, "no image of the default branch") {
+					t.Errorf("want a warning that the check did not run, and no notice that there is no image:\n%s", o.log.text())
+				}
+			}
+			if e.reg.count("Lookup") > 3 { // growEnv's, the skip's, and one more
+				t.Errorf("%d lookups, want at most 3", e.reg.count("Lookup"))
+			}
+		})
+	}
+}

@@ -449,7 +449,8 @@ func (r *run) skip(ctx context.Context) (bool, error) {
 	}
 	found, err := r.Publisher.Lookup(ctx, refs)
 	r.repo.missing = errors.Is(err, registry.ErrRepositoryMissing)
-	r.base.looked = true
+	// No repository: no image to compare sizes with either.
+	r.base.looked = errors.Is(err, registry.ErrNotFound)
 	if err != nil {
 		if !errors.Is(err, registry.ErrNotFound) && ctx.Err() == nil {
 			r.warn("looking for an identical image: %v: building", err)
