@@ -211,6 +211,7 @@ func report(rep action.Reporter, in *action.Inputs, res pipeline.Result, err err
 		DryRun:     in.DryRun,
 		Pushed:     in.Push,
 		Timings:    timings(res.Timings),
+		SizeChange: res.SizeChange,
 	})
 }
 
@@ -418,6 +419,7 @@ func runInput(in *action.Inputs, ci action.CI) pipeline.Input {
 		Push:             in.Push,
 		CreateRepository: in.CreateRepository,
 		MaxImageSize:     in.MaxImageSize,
+		MaxImageGrowth:   in.MaxImageGrowth,
 		Cache:            in.Cache,
 		CacheKeyFiles:    in.CacheKeyFiles,
 		CacheSalt:        in.CacheSalt,
@@ -455,6 +457,9 @@ func outputs(r pipeline.Result) action.Outputs {
 	}
 	if r.Digest != "" {
 		o.ImageSize = action.FormatSize(r.ImageSizeBytes)
+	}
+	if c := r.SizeChange; c != nil {
+		o.ImageSizeDeltaBytes = &c.DeltaBytes
 	}
 	return o
 }

@@ -85,6 +85,7 @@ func TestBadInput(t *testing.T) {
 		{name: "size not a number", inputs: map[string]string{"max-image-size": "big"}, input: "max-image-size", want: "e.g. 250MB"},
 		{name: "size with an unknown unit", inputs: map[string]string{"max-image-size": "2XB"}, input: "max-image-size", want: "KiB, MiB, GiB"},
 		{name: "size zero", inputs: map[string]string{"max-image-size": "0"}, input: "max-image-size", want: "more than 0"},
+		{name: "growth not a size", inputs: map[string]string{"max-image-growth": "5%\n::error::forged"}, input: "max-image-growth", want: "or a percentage such as 5%"},
 		{name: "unknown network", inputs: map[string]string{"network": "bridge"}, input: "network", want: "default, host or none"},
 		{name: "retention not a number", inputs: map[string]string{"cache-retention-days": "a week"}, input: "cache-retention-days", want: "whole number"},
 		{name: "retention too long", inputs: map[string]string{"cache-retention-days": "5000"}, input: "cache-retention-days", want: "1 to 3650"},
@@ -105,6 +106,7 @@ func TestBadInput(t *testing.T) {
 		{name: "flag bad tags", args: []string{"--tags", "a b"}, input: "tags", want: "not a valid tag"},
 		{name: "flag bad label", args: []string{"--labels", "a=1", "--labels", "a=2"}, input: "labels", want: "a is given twice"},
 		{name: "flag bad size", args: []string{"--max-image-size", "-5"}, input: "max-image-size", want: "is not a size"},
+		{name: "flag bad growth", args: []string{"--max-image-growth", "0%"}, input: "max-image-growth", want: "is not a size or a percentage"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

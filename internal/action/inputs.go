@@ -44,6 +44,7 @@ var Specs = []Spec{
 	{"cache-write", "auto", "who writes the build caches and skip records later runs read: auto (the default branch, protected branches and tags; never a pull or merge request), always or never"},
 	{"create-repository", "true", "create the repository (scan on push on) when it is missing"},
 	{"max-image-size", "", "fail when the pushed image is larger, compressed as ECR counts it (e.g. 250MB, 1.5GiB)"},
+	{"max-image-growth", "", "fail when the pushed image grew more than this against the default branch's current image (e.g. 10MB or 5%)"},
 	{"network", "", "network mode for RUN steps: default, host or none (default: the daemon's)"},
 	{"secrets", "", "build secrets for RUN --mount=type=secret, one id=value a line (never stored in the image or the cache)"},
 	{"secret-files", "", "build secrets read from files, one id=path a line"},
@@ -78,6 +79,7 @@ type Inputs struct {
 	CacheWrite       bool
 	CreateRepository bool
 	MaxImageSize     int64 // bytes; 0 means no limit
+	MaxImageGrowth   pipeline.Growth
 	Network          string
 	Secrets          []Secret
 	SSH              []SSH
@@ -304,6 +306,13 @@ func (p *parser) cache() error {
 		if in.MaxImageSize <= 0 {
 			return inputErr("max-image-size", "%q must be more than 0: give a size such as 250MB, or leave it empty for no limit", v)
 		}
+	}
+	if v := get("max-image-growth"); v != "" {
+		g, err := parseGrowth(v)
+		if err != nil {
+			return inputErr("max-image-growth", "%q is not a size or a percentage: use a size such as 10MB (units B, KB, MB, GB or KiB, MiB, GiB) or a percentage such as 5%%, more than 0", v)
+		}
+		in.MaxImageGrowth = g
 	}
 	in.Network = strings.ToLower(get("network"))
 	switch in.Network {
@@ -567,6 +576,23 @@ func ParseSize(v string) (int64, error) {
 		return 0, errSize
 	}
 	return int64(f * float64(mult)), nil
+}
+
+// parseGrowth parses a growth limit: a size (10MB) or a percentage (5%),
+// more than 0.
+func parseGrowth(v string) (pipeline.Growth, error) {
+	if num, ok := strings.CutSuffix(strings.TrimSpace(v), "%"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+		if err != nil || !(f > 0) || f > 1e6 || strings.ContainsAny(num, "eExXpPnN_+-") {
+			return pipeline.Growth{}, errSize
+		}
+		return pipeline.Growth{Percent: f}, nil
+	}
+	n, err := ParseSize(v)
+	if err != nil || n <= 0 {
+		return pipeline.Growth{}, errSize
+	}
+	return pipeline.Growth{Bytes: n}, nil
 }
 
 // sizeAbbrs are the decimal units FormatSize writes (go-units keeps its own

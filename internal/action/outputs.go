@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/org/ms-build-action/internal/pipeline"
 )
 
 // Outputs are the step's outputs (DESIGN.md section 2).
@@ -25,13 +27,16 @@ type Outputs struct {
 	// BuiltFrom is, on a skip, the revision that built the image the tags
 	// were attached to: the image keeps naming that commit. Only in metadata.
 	BuiltFrom string `json:"built-from,omitempty"`
+	// ImageSizeDeltaBytes is the compressed size change against the
+	// default branch's current image; nil when there is none.
+	ImageSizeDeltaBytes *int64 `json:"image-size-delta-bytes,omitempty"`
 }
 
 // OutputNames lists the outputs in the order they are reported.
 var OutputNames = []string{
 	"image-uri", "digest", "image-id", "tags", "image-size-bytes", "image-size",
 	"uncompressed-size-bytes", "build-stage-size-bytes", "cache-key", "cache-hit",
-	"skipped", "registry", "metadata",
+	"skipped", "registry", "image-size-delta-bytes", "metadata",
 }
 
 // Pair is one output's name and its value as text.
@@ -63,8 +68,17 @@ func (o Outputs) Pairs() []Pair {
 		{"cache-hit", strconv.FormatBool(o.CacheHit)},
 		{"skipped", strconv.FormatBool(o.Skipped)},
 		{"registry", o.Registry},
+		{"image-size-delta-bytes", delta(o.ImageSizeDeltaBytes)},
 		{"metadata", string(meta)},
 	}
+}
+
+// delta renders a size change: empty when there is none to tell.
+func delta(n *int64) string {
+	if n == nil {
+		return ""
+	}
+	return strconv.FormatInt(*n, 10)
 }
 
 // Timing is how long one part of the run took.
@@ -82,6 +96,9 @@ type Summary struct {
 	DryRun     bool
 	Pushed     bool
 	Timings    []Timing
+	// SizeChange compares the image with the default branch's current
+	// image; nil when there is none.
+	SizeChange *pipeline.SizeChange
 }
 
 // Markdown renders the summary for a GitHub job summary.
@@ -126,6 +143,7 @@ func (s Summary) Markdown() string {
 	if s.Skipped {
 		row("Build", "skipped: an identical image was already in the repository")
 	}
+	s.writeSize(&b)
 	if len(s.Tags) > 0 {
 		b.WriteString("\n**Tags**\n\n")
 		for _, t := range s.Tags {

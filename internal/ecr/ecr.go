@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -40,6 +42,12 @@ type Registry struct {
 	api  API
 	id   *string // nil: the caller's account
 	repo string
+
+	// HTTP reads blobs from the registry; nil is a client with a timeout.
+	HTTP *http.Client
+
+	mu   sync.Mutex
+	last registry.Login // the last login, which Blob reads with
 }
 
 // New returns a Registry for the repository over the API. registryID is the
@@ -83,7 +91,11 @@ func (r *Registry) Login(ctx context.Context) (registry.Login, error) {
 	if host == "" {
 		return none, errors.New("getting an ECR authorization token: the answer names no registry (proxyEndpoint)")
 	}
-	return registry.Login{Auth: build.Auth{Host: host, Username: user, Password: pass}, ExpiresAt: aws.ToTime(d.ExpiresAt)}, nil
+	l := registry.Login{Auth: build.Auth{Host: host, Username: user, Password: pass}, ExpiresAt: aws.ToTime(d.ExpiresAt)}
+	r.mu.Lock()
+	r.last = l
+	r.mu.Unlock()
+	return l, nil
 }
 
 // accountHost matches an ECR registry host: the account id, then the rest.

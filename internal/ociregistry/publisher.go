@@ -296,3 +296,32 @@ func isUnavailable(err error) bool {
 	return errors.As(err, &op) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
 }
+
+// maxBlob bounds a blob Blob reads: an image config is a few kilobytes.
+const maxBlob = 4 << 20
+
+// Blob reads a small blob (an image's config), checked against its digest.
+func (p *Publisher) Blob(ctx context.Context, dgst string) ([]byte, error) {
+	doing := "reading blob " + p.display(dgst)
+	r, err := name.NewDigest(p.host+"/"+p.repository+"@"+dgst, name.StrictValidation)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", doing, err)
+	}
+	l, err := remote.Layer(r, p.options(ctx)...)
+	if err != nil {
+		return nil, classify(doing, err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, classify(doing, err)
+	}
+	defer rc.Close()
+	body, err := io.ReadAll(io.LimitReader(rc, maxBlob+1))
+	switch {
+	case err != nil:
+		return nil, classify(doing, err)
+	case len(body) > maxBlob:
+		return nil, fmt.Errorf("%s: larger than %d bytes", doing, maxBlob)
+	}
+	return body, nil
+}

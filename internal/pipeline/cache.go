@@ -42,13 +42,18 @@ func (r *run) restore(ctx context.Context) {
 	_ = r.timed("cache restore", func() error {
 		found := r.found
 		if found == nil {
+			// The skip's lookup did not run or failed: one of its own,
+			// which finds the default branch's image to compare sizes
+			// with too.
 			var err error
-			if found, err = r.Publisher.Lookup(ctx, r.cacheTags()); err != nil {
+			if found, err = r.Publisher.Lookup(ctx, unique(append(r.cacheTags(), r.baseTags()...))); err != nil {
 				if !errors.Is(err, registry.ErrNotFound) && ctx.Err() == nil {
 					r.warn("looking up caches: %v: building without a cache", err)
+					r.baseFailed(ctx, err)
 				}
 				return nil
 			}
+			r.noteBase(found)
 		}
 		var wg sync.WaitGroup
 		wg.Go(func() { r.restoreBuildStage(ctx, found) })

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/cache"
 	"github.com/org/ms-build-action/internal/pipeline"
 	"github.com/org/ms-build-action/internal/registry"
 )
@@ -43,6 +44,7 @@ type fakeRegistry struct {
 	pushedAt   map[string]time.Time         // tag -> when it was set
 	tags       map[string]string            // tag -> digest
 	sizes      map[string]int64             // digest -> compressed size
+	blobs      map[string][]byte            // digest -> an image config
 	logins     int
 	issued     []string // every password handed out
 	expiry     *registry.Expiry
@@ -56,7 +58,7 @@ var _ pipeline.Publisher = (*fakeRegistry)(nil)
 
 func newRegistry(now func() time.Time) *fakeRegistry {
 	return &fakeRegistry{host: "123456789012.dkr.ecr.eu-west-1.amazonaws.com", now: now, password: "pa55-" + sum("pw")[7:20],
-		manifests: map[string]registry.Manifest{}, tags: map[string]string{}, sizes: map[string]int64{}, pushedAt: map[string]time.Time{}}
+		manifests: map[string]registry.Manifest{}, tags: map[string]string{}, sizes: map[string]int64{}, pushedAt: map[string]time.Time{}, blobs: map[string][]byte{}}
 }
 
 func (f *fakeRegistry) call(op, ref string) error {
@@ -208,6 +210,20 @@ func (f *fakeRegistry) Lookup(_ context.Context, tags []string) (map[string]regi
 	return out, nil
 }
 
+// Blob returns a config blob stored with a push or by a test.
+func (f *fakeRegistry) Blob(_ context.Context, digest string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("Blob", digest); err != nil {
+		return nil, err
+	}
+	b, ok := f.blobs[digest]
+	if !ok {
+		return nil, fmt.Errorf("reading blob %s: %w", digest, registry.ErrNotFound)
+	}
+	return b, nil
+}
+
 // Tagged lists the tags with when they were set.
 func (f *fakeRegistry) Tagged(context.Context) ([]registry.Tag, error) {
 	f.mu.Lock()
@@ -281,8 +297,10 @@ type fakeBuilder struct {
 	// that moves in its registry moves in published only, until a pull.
 	published map[string]string
 	resolved  []resolution // each ResolveBase call
-	// layer is the compressed size of each pushed image's one layer.
-	layer int64
+	// layer is the compressed size of each pushed image's one layer, made
+	// by RUN make; layers, when set, are the pushed image's layers instead.
+	layer  int64
+	layers []fakeLayer
 	// buildFail, pushFail and pullFail, when set, are asked before each call.
 	buildFail func(ctx context.Context, s build.Spec) error
 	pushFail  func(ref string, try int) error
@@ -374,6 +392,28 @@ func manifestFor(imageID string, layer int64) registry.Manifest {
 	return registry.Manifest{Body: []byte(body), MediaType: "application/vnd.oci.image.manifest.v1+json"}
 }
 
+// fakeLayer is one layer of an image: what made it and its compressed size.
+type fakeLayer struct {
+	createdBy string
+	size      int64
+}
+
+// imageWith is the OCI manifest and config of an image of layers, its
+// config's history naming each layer (with an empty layer between, as
+// ENV or CMD make). A layer's digest is its history entry and size.
+func imageWith(layers []fakeLayer) (registry.Manifest, []byte) {
+	var ls, hs []string
+	for _, l := range layers {
+		ls = append(ls, fmt.Sprintf(`{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":%q,"size":%d}`, sum(fmt.Sprint(l.createdBy, l.size)), l.size))
+		by, _ := json.Marshal(l.createdBy)
+		hs = append(hs, fmt.Sprintf(`{"created_by":%s}`, by), `{"created_by":"ENV A=1","empty_layer":true}`)
+	}
+	config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"history":[` + strings.Join(hs, ",") + `]}`)
+	body := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[%s]}`,
+		sum(string(config)), len(config), strings.Join(ls, ","))
+	return registry.Manifest{Body: []byte(body), MediaType: "application/vnd.oci.image.manifest.v1+json"}, config
+}
+
 func (b *fakeBuilder) Push(ctx context.Context, imageID, ref string, auth build.Auth) (build.Pushed, error) {
 	b.mu.Lock()
 	b.tries[ref]++
@@ -401,8 +441,14 @@ func (b *fakeBuilder) Push(ctx context.Context, imageID, ref string, auth build.
 		return build.Pushed{}, fmt.Errorf("pushing %s: not the registry's host", ref)
 	}
 	m := manifestFor(imageID, b.layer)
+	config := []byte(`{"history":[{"created_by":"RUN make"}]}`)
+	if len(b.layers) > 0 {
+		m, config = imageWith(b.layers)
+	}
+	cfg, _, _ := cache.ImageLayers(m.Body)
 	b.reg.mu.Lock()
 	err := b.reg.putLocked(tag, m)
+	b.reg.blobs[cfg] = config
 	b.reg.mu.Unlock()
 	if err != nil {
 		return build.Pushed{}, err

@@ -55,6 +55,9 @@ type Input struct {
 	Push             bool
 	CreateRepository bool
 	MaxImageSize     int64 // bytes; 0 is no limit
+	// MaxImageGrowth is how much the image may grow against the default
+	// branch's current image; zero is no limit.
+	MaxImageGrowth Growth
 
 	Cache          bool
 	CacheKeyFiles  []string
@@ -112,6 +115,9 @@ type Result struct {
 	Target                string // the target stage, as named in messages
 	BuildStage            string // "" when there is none
 	Timings               []Timing
+	// SizeChange compares the image with the default branch's current
+	// image; nil when there is none (or nothing was pushed).
+	SizeChange *SizeChange
 }
 
 // Timing is how long one part of the run took.
@@ -250,7 +256,9 @@ type run struct {
 	pushed         pushedImage
 	tags           []string // references attached
 	skipped        bool
-	builtFrom      string // the revision that built a skipped image
+	builtFrom      string      // the revision that built a skipped image
+	base           baseImage   // the default branch's current image, once looked up
+	sizeChange     *SizeChange // against base
 
 	bg       background
 	timings  []Timing
@@ -288,6 +296,7 @@ func (r *run) result() Result {
 			res.ImageID = r.pushed.imageID
 		}
 	}
+	res.SizeChange = r.sizeChange
 	if r.repo.took > 0 {
 		res.Timings = append(res.Timings, Timing{Name: "repository (beside the build)", Duration: r.repo.took})
 	}

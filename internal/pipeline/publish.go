@@ -444,8 +444,16 @@ func (r *run) skip(ctx context.Context) (bool, error) {
 		// Where the caches are, for the restore that follows a miss.
 		refs = append(refs, r.cacheTags()...)
 	}
+	// The same request finds the default branch's current image, to compare
+	// sizes with.
+	refs = append(refs, r.baseTags()...)
 	found, err := r.Publisher.Lookup(ctx, unique(refs))
 	r.repo.missing = errors.Is(err, registry.ErrRepositoryMissing)
+	if errors.Is(err, registry.ErrNotFound) {
+		// No repository: no cache to restore, and no image to compare
+		// sizes with either.
+		r.found, r.base.looked = map[string]registry.Manifest{}, true
+	}
 	if err != nil {
 		if !errors.Is(err, registry.ErrNotFound) && ctx.Err() == nil {
 			r.warn("looking for an identical image: %v: building", err)
@@ -453,6 +461,7 @@ func (r *run) skip(ctx context.Context) (bool, error) {
 		return false, ctx.Err()
 	}
 	r.found = found
+	r.noteBase(found)
 	rec, ok := found[recTag]
 	if !ok {
 		return false, nil
@@ -471,6 +480,9 @@ func (r *run) skip(ctx context.Context) (bool, error) {
 	r.skipped = true
 	r.pushed = img
 	if err := r.checkSize(); err != nil {
+		return true, err
+	}
+	if err := r.compareSize(ctx); err != nil {
 		return true, err
 	}
 	if err := r.attach(ctx, found); err != nil {
@@ -567,6 +579,9 @@ func (r *run) publish(ctx context.Context) error {
 	r.pushed = img
 	r.timings = append(r.timings, Timing{Name: "push", Duration: r.Now().Sub(t)})
 	if err := r.checkSize(); err != nil {
+		return err
+	}
+	if err := r.compareSize(ctx); err != nil {
 		return err
 	}
 	if err := r.attach(ctx, nil); err != nil {

@@ -64,4 +64,7 @@ type Publisher interface {
 	Put(ctx context.Context, tag string, m registry.Manifest) error
 	// Untag removes a tag; an image left without tags goes with it.
 	Untag(ctx context.Context, tag string) error
+	// Blob returns a small blob's bytes (an image's config), checked
+	// against its digest: one registry request, after Login.
+	Blob(ctx context.Context, digest string) ([]byte, error)
 }
