@@ -28,6 +28,8 @@ var componentOnly = map[string]string{
 	"docker-host":      "the engine the job talks to: GitLab jobs get one as a service, not on the host",
 	"docker-cert-path": "the client certificates for that engine's TLS, or \"\" for a socket",
 	"services":         "the docker:dind service that is that engine, or [] when the runner gives a socket",
+	"aws-role-arn":     "the role the job's GitLab ID token is traded for: on GitHub configure-aws-credentials does it",
+	"aws-audience":     "the ID token's audience for that role",
 }
 
 // TestGitLabComponentInputs keeps every GitLab component (templates/*.yml)
