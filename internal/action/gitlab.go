@@ -95,7 +95,7 @@ func (r *GitLabReporter) Outputs(o Outputs) error {
 	fmt.Fprintf(r.w, "Wrote the outputs to %s (artifacts:reports:dotenv)\n", oneLine(r.dotenv))
 	if len(dropped) > 0 {
 		fmt.Fprintf(r.w, "\x1b[36m%s\x1b[0m\n", plainAnnotation(Annotation{Level: Notice, Title: "dotenv report",
-			Message: fmt.Sprintf("GitLab takes dotenv reports under %d bytes: %s; the job log and the step's other outputs have them", DotenvLimit, strings.Join(dropped, "; "))}, r.m.redact))
+			Message: fmt.Sprintf("GitLab refuses a dotenv report of %d bytes or more, and with it every variable: %s (the other MSB_ variables hold what metadata repeats, and the log above names every tag pushed)", DotenvLimit, strings.Join(dropped, "; "))}, r.m.redact))
 	}
 	return nil
 }
