@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -76,9 +77,9 @@ func TestGitLabComponentOIDC(t *testing.T) {
 	for i := range 110 {
 		tags = append(tags, fmt.Sprintf("rc-%03d", i))
 	}
-	pipeline := strings.NewReplacer("TAGS", strings.Join(tags, ", "), "ROLE", oidcRole, "DOCKER_HOST_VALUE", os.Getenv("DOCKER_HOST")).Replace(gitlabOIDCPipeline)
-
-	run := func(t *testing.T, sub string) (string, string, error) {
+	run := func(t *testing.T, role, sub string) (string, string, error) {
+		roleYAML, _ := json.Marshal(role) // a YAML double-quoted string
+		pipeline := strings.NewReplacer("TAGS", strings.Join(tags, ", "), "ROLE", string(roleYAML), "DOCKER_HOST_VALUE", os.Getenv("DOCKER_HOST")).Replace(gitlabOIDCPipeline)
 		dir := project(t, map[string]string{".gitlab-ci.yml": pipeline})
 		token := sts.Token(map[string]any{"aud": "https://gitlab.example.com", "sub": sub})
 		args := []string{"--force-shell-executor", "--no-color", "--variable", "MSB_ID_TOKEN=" + token}
@@ -110,7 +111,7 @@ func TestGitLabComponentOIDC(t *testing.T) {
 	}
 
 	t.Run("granted", func(t *testing.T) {
-		dir, out, err := run(t, "project_path:org/ms-build-action:ref_type:branch:ref:main")
+		dir, out, err := run(t, oidcRole, "project_path:org/ms-build-action:ref_type:branch:ref:main")
 		if err != nil {
 			t.Fatalf("gitlab-ci-local: %v", err)
 		}
@@ -139,7 +140,7 @@ func TestGitLabComponentOIDC(t *testing.T) {
 
 	t.Run("refused", func(t *testing.T) {
 		before := len(sts.Calls())
-		_, out, err := run(t, "project_path:org/ms-build-action:ref_type:branch:ref:feature")
+		_, out, err := run(t, oidcRole, "project_path:org/ms-build-action:ref_type:branch:ref:feature")
 		if err == nil {
 			t.Fatal("gitlab-ci-local succeeded with a token the role does not trust")
 		}
@@ -157,6 +158,27 @@ func TestGitLabComponentOIDC(t *testing.T) {
 		}
 		if strings.Contains(out, "no AWS credentials were found") {
 			t.Error("the log sends the user to configure-aws-credentials")
+		}
+	})
+
+	// A role ARN with quotes, command substitutions and workflow-command
+	// text reaches STS as it is, runs nothing, and is named as given.
+	t.Run("hostile role", func(t *testing.T) {
+		pwned := filepath.Join(t.TempDir(), "pwned")
+		role := `arn:aws:iam::123456789012:role/x"$(touch ` + pwned + `)'$(touch ` + pwned + `)'` + "`touch " + pwned + "`%25::stop-commands::"
+		before := len(sts.Calls())
+		_, out, err := run(t, role, "project_path:org/ms-build-action:ref_type:branch:ref:main")
+		if err == nil {
+			t.Fatal("gitlab-ci-local succeeded with a role STS does not know")
+		}
+		if _, err := os.Stat(pwned); err == nil {
+			t.Errorf("the role ARN ran as shell code: %s exists", pwned)
+		}
+		if calls := sts.Calls()[before:]; len(calls) == 0 || calls[0].RoleARN != role || calls[0].Code != "AccessDenied" {
+			t.Errorf("STS calls = %+v, want the role as given, refused", calls)
+		}
+		if !strings.Contains(out, "STS refused the ID token for role arn:aws:iam::123456789012:role/x") {
+			t.Error("the log lacks the role-naming line")
 		}
 	})
 }
