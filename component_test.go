@@ -257,3 +257,62 @@ func TestGitLabComponentDind(t *testing.T) {
 		}
 	}
 }
+
+// TestGitLabComponentVersionAndOIDC: the image is pinned to the component's
+// version in the job (GitLab does not interpolate component.* in input
+// defaults); the job asks for an ID token with the aws-audience input and
+// takes the role from aws-role-arn unexpanded; the script writes the token
+// to a temporary file it removes, and names it nowhere else.
+func TestGitLabComponentVersionAndOIDC(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("templates/ms-build.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Spec struct {
+			Component []string
+			Inputs    map[string]struct{ Default yaml.Node }
+		}
+	}
+	if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(&spec); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(spec.Spec.Component, "version") {
+		t.Errorf("spec:component = %v, want version (GitLab interpolates only what the spec names)", spec.Spec.Component)
+	}
+	for name, in := range spec.Spec.Inputs {
+		if in.Default.Kind == yaml.ScalarNode && strings.Contains(in.Default.Value, "$[[") {
+			t.Errorf("input %s defaults to %q: GitLab leaves $[[ ]] in defaults as it is", name, in.Default.Value)
+		}
+	}
+	_, body := readComponent(t, "templates/ms-build.yml")
+	var jobs map[string]struct {
+		Image    struct{ Name string }
+		IDTokens map[string]struct{ Aud string } `yaml:"id_tokens"`
+		Script   []string
+	}
+	if err := yaml.Unmarshal([]byte(body), &jobs); err != nil {
+		t.Fatal(err)
+	}
+	for name, j := range jobs {
+		if want := "$[[ inputs.image ]]:v$[[ component.version ]]"; j.Image.Name != want {
+			t.Errorf("job %s: image %q, want %q", name, j.Image.Name, want)
+		}
+		if got := j.IDTokens["MSB_ID_TOKEN"].Aud; got != "$[[ inputs.aws-audience ]]" {
+			t.Errorf("job %s: id_tokens MSB_ID_TOKEN aud = %q, want the aws-audience input", name, got)
+		}
+		script := strings.Join(j.Script, "\n")
+		if n := strings.Count(script, "$MSB_ID_TOKEN"); n != 1 || !strings.Contains(script, `printf '%s' "$MSB_ID_TOKEN" > "$AWS_WEB_IDENTITY_TOKEN_FILE"`) {
+			t.Errorf("job %s: the script uses the token %d times, want once, written to the token file:\n%s", name, n, script)
+		}
+		for _, want := range []string{"$(mktemp)", `trap 'rm -f "$AWS_WEB_IDENTITY_TOKEN_FILE"' EXIT`, "unset MSB_ID_TOKEN\n"} {
+			if !strings.Contains(script, want) {
+				t.Errorf("job %s: the script lacks %q", name, want)
+			}
+		}
+	}
+	if v := body.variable("MSB_AWS_ROLE_ARN"); v.Value != "$[[ inputs.aws-role-arn ]]" || v.Expand == nil || *v.Expand {
+		t.Errorf("MSB_AWS_ROLE_ARN = %+v, want the aws-role-arn input, unexpanded", v)
+	}
+}
