@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -314,5 +315,69 @@ func TestGitLabComponentVersionAndOIDC(t *testing.T) {
 	}
 	if v := body.variable("MSB_AWS_ROLE_ARN"); v.Value != "$[[ inputs.aws-role-arn ]]" || v.Expand == nil || *v.Expand {
 		t.Errorf("MSB_AWS_ROLE_ARN = %+v, want the aws-role-arn input, unexpanded", v)
+	}
+}
+
+// TestGitLabComponentScript runs the job's script with sh, as a runner
+// does, in a temporary directory that does not exist yet (the ms-build
+// image is FROM scratch: no /tmp), with a stand-in ms-build: with
+// aws-role-arn, ms-build sees the role and the token in a file, not the
+// token variable nor AWS keys; the file is gone afterwards, whatever the
+// exit status; without a token the job fails saying so; without
+// aws-role-arn nothing changes for static keys.
+func TestGitLabComponentScript(t *testing.T) {
+	t.Parallel()
+	_, body := readComponent(t, "templates/ms-build.yml")
+	var jobs map[string]struct{ Script []string }
+	if err := yaml.Unmarshal([]byte(body), &jobs); err != nil {
+		t.Fatal(err)
+	}
+	var script string
+	for _, j := range jobs {
+		script = strings.Join(j.Script, "\n")
+	}
+	bin := t.TempDir()
+	fake := "#!/bin/sh\necho \"role=$AWS_ROLE_ARN token=$(cat \"$AWS_WEB_IDENTITY_TOKEN_FILE\" 2>/dev/null) id=${MSB_ID_TOKEN-unset} key=${AWS_ACCESS_KEY_ID-unset}\"\necho \"$AWS_WEB_IDENTITY_TOKEN_FILE\" > \"$SEEN\"\nexit \"${FAIL:-0}\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "ms-build"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		code int
+		want string
+	}{
+		{"role", []string{"MSB_AWS_ROLE_ARN=arn:aws:iam::1:role/ci", "MSB_ID_TOKEN=h.p.s", "AWS_ACCESS_KEY_ID=AKIA"}, 0, "role=arn:aws:iam::1:role/ci token=h.p.s id=unset key=unset"},
+		{"role, ms-build fails", []string{"MSB_AWS_ROLE_ARN=arn:aws:iam::1:role/ci", "MSB_ID_TOKEN=h.p.s", "FAIL=3"}, 3, "token=h.p.s id=unset"},
+		{"role, no token", []string{"MSB_AWS_ROLE_ARN=arn:aws:iam::1:role/ci"}, 1, "aws-role-arn is set but the job got no ID token in MSB_ID_TOKEN"},
+		{"static keys", []string{"MSB_ID_TOKEN=h.p.s", "AWS_ACCESS_KEY_ID=AKIA"}, 0, "role= token= id=unset key=AKIA"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			seen := filepath.Join(dir, "seen")
+			cmd := exec.Command("sh", "-c", script)
+			cmd.Dir = dir
+			cmd.Env = append([]string{"PATH=" + bin + ":" + os.Getenv("PATH"), "TMPDIR=" + filepath.Join(dir, "tmp"), "SEEN=" + seen}, tc.env...)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code || !strings.Contains(string(out), tc.want) {
+				t.Errorf("exit %d, output %q; want exit %d and %q", code, out, tc.code, tc.want)
+			}
+			if b, err := os.ReadFile(seen); err == nil && strings.TrimSpace(string(b)) != "" {
+				if _, err := os.Stat(strings.TrimSpace(string(b))); err == nil {
+					t.Errorf("the token file %s is left after the job", b)
+				}
+				if !strings.HasPrefix(string(b), filepath.Join(dir, "tmp")+"/") {
+					t.Errorf("the token file %s is not in TMPDIR", b)
+				}
+			}
+		})
 	}
 }
