@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -28,6 +29,8 @@ var componentOnly = map[string]string{
 	"docker-host":      "the engine the job talks to: GitLab jobs get one as a service, not on the host",
 	"docker-cert-path": "the client certificates for that engine's TLS, or \"\" for a socket",
 	"services":         "the docker:dind service that is that engine, or [] when the runner gives a socket",
+	"aws-role-arn":     "the role the job's GitLab ID token is traded for: on GitHub configure-aws-credentials does it",
+	"aws-audience":     "the ID token's audience for that role",
 }
 
 // TestGitLabComponentInputs keeps every GitLab component (templates/*.yml)
@@ -253,5 +256,128 @@ func TestGitLabComponentDind(t *testing.T) {
 		if j.Dependencies == nil || len(*j.Dependencies) != 0 {
 			t.Errorf("job %s: dependencies = %v, want []", name, j.Dependencies)
 		}
+	}
+}
+
+// TestGitLabComponentVersionAndOIDC: the image is pinned to the component's
+// version in the job (GitLab does not interpolate component.* in input
+// defaults); the job asks for an ID token with the aws-audience input and
+// takes the role from aws-role-arn unexpanded; the script writes the token
+// to a temporary file it removes, and names it nowhere else.
+func TestGitLabComponentVersionAndOIDC(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("templates/ms-build.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Spec struct {
+			Component []string
+			Inputs    map[string]struct{ Default yaml.Node }
+		}
+	}
+	if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(&spec); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(spec.Spec.Component, "version") {
+		t.Errorf("spec:component = %v, want version (GitLab interpolates only what the spec names)", spec.Spec.Component)
+	}
+	for name, in := range spec.Spec.Inputs {
+		if in.Default.Kind == yaml.ScalarNode && strings.Contains(in.Default.Value, "$[[") {
+			t.Errorf("input %s defaults to %q: GitLab leaves $[[ ]] in defaults as it is", name, in.Default.Value)
+		}
+	}
+	_, body := readComponent(t, "templates/ms-build.yml")
+	var jobs map[string]struct {
+		Image    struct{ Name string }
+		IDTokens map[string]struct{ Aud string } `yaml:"id_tokens"`
+		Script   []string
+	}
+	if err := yaml.Unmarshal([]byte(body), &jobs); err != nil {
+		t.Fatal(err)
+	}
+	for name, j := range jobs {
+		if want := "$[[ inputs.image ]]:v$[[ component.version ]]"; j.Image.Name != want {
+			t.Errorf("job %s: image %q, want %q", name, j.Image.Name, want)
+		}
+		if got := j.IDTokens["MSB_ID_TOKEN"].Aud; got != "$[[ inputs.aws-audience ]]" {
+			t.Errorf("job %s: id_tokens MSB_ID_TOKEN aud = %q, want the aws-audience input", name, got)
+		}
+		script := strings.Join(j.Script, "\n")
+		if n := strings.Count(script, "$MSB_ID_TOKEN"); n != 1 || !strings.Contains(script, `printf '%s' "$MSB_ID_TOKEN" > "$AWS_WEB_IDENTITY_TOKEN_FILE"`) {
+			t.Errorf("job %s: the script uses the token %d times, want once, written to the token file:\n%s", name, n, script)
+		}
+		for _, want := range []string{"$(mktemp)", `trap 'rm -f "$AWS_WEB_IDENTITY_TOKEN_FILE"' EXIT`, "unset MSB_ID_TOKEN\n"} {
+			if !strings.Contains(script, want) {
+				t.Errorf("job %s: the script lacks %q", name, want)
+			}
+		}
+	}
+	if v := body.variable("MSB_AWS_ROLE_ARN"); v.Value != "$[[ inputs.aws-role-arn ]]" || v.Expand == nil || *v.Expand {
+		t.Errorf("MSB_AWS_ROLE_ARN = %+v, want the aws-role-arn input, unexpanded", v)
+	}
+}
+
+// TestGitLabComponentScript runs the job's script with sh, as a runner
+// does, in a temporary directory that does not exist yet (the ms-build
+// image is FROM scratch: no /tmp), with a stand-in ms-build: with
+// aws-role-arn, ms-build sees the role and the token in a file, not the
+// token variable nor AWS keys; the file is gone afterwards, whatever the
+// exit status; without a token the job fails saying so; without
+// aws-role-arn nothing changes for static keys.
+func TestGitLabComponentScript(t *testing.T) {
+	t.Parallel()
+	_, body := readComponent(t, "templates/ms-build.yml")
+	var jobs map[string]struct{ Script []string }
+	if err := yaml.Unmarshal([]byte(body), &jobs); err != nil {
+		t.Fatal(err)
+	}
+	var script string
+	for _, j := range jobs {
+		script = strings.Join(j.Script, "\n")
+	}
+	bin := t.TempDir()
+	fake := "#!/bin/sh\necho \"role=$AWS_ROLE_ARN token=$(cat \"$AWS_WEB_IDENTITY_TOKEN_FILE\" 2>/dev/null) id=${MSB_ID_TOKEN-unset} key=${AWS_ACCESS_KEY_ID-unset}\"\necho \"$AWS_WEB_IDENTITY_TOKEN_FILE\" > \"$SEEN\"\nexit \"${FAIL:-0}\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "ms-build"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		code int
+		want string
+	}{
+		{"role", []string{"MSB_AWS_ROLE_ARN=arn:aws:iam::1:role/ci", "MSB_ID_TOKEN=h.p.s", "AWS_ACCESS_KEY_ID=AKIA"}, 0, "role=arn:aws:iam::1:role/ci token=h.p.s id=unset key=unset"},
+		{"role, ms-build fails", []string{"MSB_AWS_ROLE_ARN=arn:aws:iam::1:role/ci", "MSB_ID_TOKEN=h.p.s", "FAIL=3"}, 3, "token=h.p.s id=unset"},
+		{"role, no token", []string{"MSB_AWS_ROLE_ARN=arn:aws:iam::1:role/ci"}, 1, "aws-role-arn is set but the job got no ID token in MSB_ID_TOKEN"},
+		{"static keys", []string{"MSB_ID_TOKEN=h.p.s", "AWS_ACCESS_KEY_ID=AKIA"}, 0, "role= token= id=unset key=AKIA"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			seen := filepath.Join(dir, "seen")
+			cmd := exec.Command("sh", "-c", script)
+			cmd.Dir = dir
+			cmd.Env = append([]string{"PATH=" + bin + ":" + os.Getenv("PATH"), "TMPDIR=" + filepath.Join(dir, "tmp"), "SEEN=" + seen}, tc.env...)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code || !strings.Contains(string(out), tc.want) {
+				t.Errorf("exit %d, output %q; want exit %d and %q", code, out, tc.code, tc.want)
+			}
+			if b, err := os.ReadFile(seen); err == nil && strings.TrimSpace(string(b)) != "" {
+				if _, err := os.Stat(strings.TrimSpace(string(b))); err == nil {
+					t.Errorf("the token file %s is left after the job", b)
+				}
+				if !strings.HasPrefix(string(b), filepath.Join(dir, "tmp")+"/") {
+					t.Errorf("the token file %s is not in TMPDIR", b)
+				}
+			}
+		})
 	}
 }

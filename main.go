@@ -99,18 +99,20 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, st
 		rep.Annotate(action.Annotation{Level: action.Error, Message: "cancelled: " + err.Error()})
 		return 1
 	}
-	rep.Annotate(action.Annotation{Level: action.Error, Message: err.Error() + hint(err)})
+	rep.Annotate(action.Annotation{Level: action.Error, Message: err.Error() + hint(err, getenv)})
 	return 1
 }
 
 // hint adds what to do to the errors whose cause is known, by their types.
-func hint(err error) string {
+func hint(err error, getenv func(string) string) string {
 	var (
 		noCreds *noCredentialsError
 		op      *smithy.OperationError
 		api     smithy.APIError
 	)
 	switch {
+	case errors.As(err, &noCreds) && stsRefused(noCreds.err) != "":
+		return roleHint(stsRefused(noCreds.err), getenv)
 	case errors.As(err, &noCreds):
 		return " (no AWS credentials were found: use aws-actions/configure-aws-credentials with OIDC, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE; or try dry-run: true)"
 	case errors.As(err, &api) && strings.HasPrefix(api.ErrorCode(), "AccessDenied"):

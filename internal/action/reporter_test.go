@@ -3,9 +3,11 @@ package action
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -162,4 +164,68 @@ func TestGitLabReporter(t *testing.T) {
 	}
 	golden(t, "gitlab.log", strings.ReplaceAll(log.String(), dotenv, "DOTENV"))
 	golden(t, "gitlab.env", string(env))
+}
+
+// TestGitLabDotenvLimit: a report GitLab would refuse (5,120 bytes or more:
+// metadata repeats every tag) keeps the outputs later jobs need, drops
+// metadata first, then the tags that do not fit, and says so in the log.
+func TestGitLabDotenvLimit(t *testing.T) {
+	t.Parallel()
+	tags := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:release-2026.11.%03d", i))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		tags     int
+		metadata bool // MSB_METADATA stays
+		allTags  bool // MSB_TAGS lists every tag
+		notice   string
+	}{
+		{"fits", 2, true, true, ""},
+		{"metadata would not fit", 35, false, true, "MSB_METADATA was left out"},
+		{"tags would not fit either", 200, false, false, "MSB_TAGS lists the first "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dotenv := filepath.Join(t.TempDir(), "ms-build.env")
+			var log bytes.Buffer
+			o := sample.Outputs
+			o.Tags = tags(tc.tags)
+			if err := NewGitLab(&log, dotenv, time.Now).Outputs(o); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(dotenv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b) >= DotenvLimit {
+				t.Errorf("the report is %d bytes, want under %d", len(b), DotenvLimit)
+			}
+			env := map[string]string{}
+			for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+				k, v, _ := strings.Cut(line, "=")
+				env[k] = v
+			}
+			for _, k := range []string{"MSB_IMAGE_URI", "MSB_DIGEST", "MSB_IMAGE_SIZE_BYTES", "MSB_SKIPPED"} {
+				if env[k] == "" {
+					t.Errorf("%s is missing or empty:\n%s", k, b)
+				}
+			}
+			if _, ok := env["MSB_METADATA"]; ok != tc.metadata {
+				t.Errorf("MSB_METADATA present: %v, want %v", ok, tc.metadata)
+			}
+			got := strings.Split(env["MSB_TAGS"], ",")
+			if all := len(got) == tc.tags; all != tc.allTags || !slices.Equal(got, o.Tags[:len(got)]) {
+				t.Errorf("MSB_TAGS has %d of %d tags (want all: %v), or not the first ones", len(got), tc.tags, tc.allTags)
+			}
+			if tc.notice == "" && strings.Contains(log.String(), "dotenv report") || !strings.Contains(log.String(), tc.notice) {
+				t.Errorf("log = %q, want a notice saying %q", log.String(), tc.notice)
+			}
+			t.Logf("%d tags: %d bytes", tc.tags, len(b))
+		})
+	}
 }
