@@ -171,30 +171,36 @@ func localName(repo, tag string) string { return "ms-build/" + repo + ":" + tag 
 // it reports, and cancels it when the run failed. Its fields are written by
 // the work and read only after stop.
 type background struct {
-	wg     sync.WaitGroup
-	cancel context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex // for start, which any goroutine may call
+	cancels []context.CancelFunc
 
 	buildStageSize int64
 	timings        []Timing
 }
 
 func (b *background) start(ctx context.Context, f func(ctx context.Context)) {
-	if b.cancel == nil {
-		ctx, b.cancel = context.WithCancel(ctx)
-	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	b.cancels = append(b.cancels, cancel)
 	b.wg.Go(func() { f(ctx) })
 }
 
 // stop waits for the work, cancelling it first when the run failed.
 func (b *background) stop(failed bool) {
-	if b.cancel == nil {
-		return
-	}
+	b.mu.Lock()
+	cancels := b.cancels
+	b.mu.Unlock()
 	if failed {
-		b.cancel()
+		for _, c := range cancels {
+			c()
+		}
 	}
 	b.wg.Wait()
-	b.cancel()
+	for _, c := range b.cancels {
+		c()
+	}
 }
 
 // progress shows the build's steps, each once, when it ends: a line, or a

@@ -162,13 +162,16 @@ func (r *run) compareSize(ctx context.Context) error {
 		return nil
 	}
 	c := &SizeChange{Base: b.name, BaseRef: r.repo.ref + "@" + b.digest, BaseSize: b.size, DeltaBytes: r.pushed.size - b.size}
-	// A skip reads no layers: it has not logged in, and does little.
+	// A skip reads no layers: it has not logged in, and does little. A
+	// build reads them beside the tagging: only the summary needs them.
 	if b.digest != r.pushed.digest && !r.skipped {
-		layers, err := r.layerChanges(ctx, b.manifest)
-		if err != nil && ctx.Err() == nil {
-			r.warn("reading the layers' history to compare with %s: %v", c.BaseRef, err)
-		}
-		c.Layers = layers
+		r.bg.start(ctx, func(ctx context.Context) {
+			layers, err := r.layerChanges(ctx, b.manifest)
+			if err != nil && ctx.Err() == nil {
+				r.warn("reading the layers' history to compare with %s: %v", c.BaseRef, err)
+			}
+			c.Layers = layers
+		})
 	}
 	r.sizeChange = c
 	r.Log.Infof("Size against %s (%s): %s%s", c.BaseRef, b.name, signedSize(c.DeltaBytes), percentOf(c.DeltaBytes, b.size))
