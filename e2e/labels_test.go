@@ -159,7 +159,7 @@ func TestLabelsOnTheCommandLine(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit code %d, want 0", r.code)
 	}
-	m := regexp.MustCompile(`registry: +(127\.0\.0\.1:[0-9]+)\n`).FindStringSubmatch(r.stderr)
+	m := regexp.MustCompile(`Registry: +(127\.0\.0\.1:[0-9]+)\n`).FindStringSubmatch(r.stderr)
 	if m == nil || !strings.HasPrefix(r.stdout, m[1]+"/ms-build/dry-run@sha256:") {
 		t.Errorf("the report names no registry, or another than the image's: %v, stdout %q", m, r.stdout)
 	}

@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -573,8 +575,8 @@ func testDryRun(t *testing.T, transfer string) {
 	if m == nil {
 		t.Fatalf("stdout = %q, want the pushed image's reference alone", r.stdout)
 	}
-	for _, want := range []string{"digest:                  " + m[1], "image-size:", "Tagged 127.0.0.1:"} {
-		if !strings.Contains(r.stderr, want) {
+	for _, want := range []string{`Digest: +` + m[1], `Size \(compressed, as ECR counts\): +[0-9.]+ [kM]B`, `Tagged 127\.0\.0\.1:`} {
+		if !regexp.MustCompile(want).MatchString(r.stderr) {
 			t.Errorf("stderr lacks %q", want)
 		}
 	}
@@ -663,13 +665,48 @@ func TestDryRunTwice(t *testing.T) {
 	if !strings.Contains(first.stderr, "kept in "+filepath.Join(cacheHome, "ms-build", "dry-run-registry")) {
 		t.Errorf("the first dry run does not say where its registry keeps its data")
 	}
+	checkTimings(t, first.stderr)
 	second := dryRun(o.clone())
-	if !regexp.MustCompile(`skipped:\s+true`).MatchString(second.stderr) || second.stdout != first.stdout {
+	if !regexp.MustCompile(`Build: +skipped`).MatchString(second.stderr) || second.stdout != first.stdout {
 		t.Errorf("second dry run of the same commit: stdout %q (first %q); want skipped: true and the same image", second.stdout, first.stdout)
 	}
 	o.commit(map[string]string{"message.txt": "changed " + rand.Text() + "\n"}, "a source change")
 	third := dryRun(o.clone())
-	if !regexp.MustCompile(`cache-hit:\s+true`).MatchString(third.stderr) || third.stdout == first.stdout {
+	if !regexp.MustCompile(`Build cache: +hit`).MatchString(third.stderr) || third.stdout == first.stdout {
 		t.Errorf("a source change: stdout %q; want a new image built on the first's cache (cache-hit: true)", third.stdout)
+	}
+}
+
+// checkTimings reads a summary's timings: a row for storing the build cache,
+// and the rows of the run's own steps (not the work beside them) add up to
+// the total within 5%.
+func checkTimings(t *testing.T, stderr string) {
+	t.Helper()
+	_, block, ok := strings.Cut(stderr, "Timings (seconds)\n")
+	if !ok {
+		t.Fatalf("no timings in the summary:\n%s", stderr)
+	}
+	var sum, total float64
+	store := false
+	for _, line := range strings.Split(block, "\n") {
+		m := regexp.MustCompile(`^  (.+?) +([0-9]+\.[0-9]+)$`).FindStringSubmatch(line)
+		if m == nil {
+			break
+		}
+		v, _ := strconv.ParseFloat(m[2], 64)
+		switch {
+		case m[1] == "total":
+			total = v
+		case strings.Contains(m[1], "beside"):
+			store = store || strings.Contains(m[1], "build cache store")
+		default:
+			sum += v
+		}
+	}
+	if !store {
+		t.Errorf("no row for storing the build cache:\n%s", block)
+	}
+	if total == 0 || math.Abs(sum-total) > 0.05*total {
+		t.Errorf("the steps' rows add up to %.2fs, the total is %.2fs:\n%s", sum, total, block)
 	}
 }

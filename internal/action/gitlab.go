@@ -148,7 +148,7 @@ func (r *GitLabReporter) Summary(s Summary) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	name := "msb_summary"
-	fmt.Fprintf(r.w, "\x1b[0Ksection_start:%d:%s\r\x1b[0Kms-build summary\n%s", r.now().Unix(), name, escapeText(true)(r.m.redact(s.Text(true))))
+	fmt.Fprintf(r.w, "\x1b[0Ksection_start:%d:%s\r\x1b[0Kms-build summary\n%s", r.now().Unix(), name, escapeText(true)(r.m.redact(s.Text())))
 	fmt.Fprintf(r.w, "\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", r.now().Unix(), name)
 	return nil
 }

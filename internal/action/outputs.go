@@ -101,36 +101,39 @@ type Summary struct {
 	SizeChange *pipeline.SizeChange
 }
 
-// Markdown renders the summary for a GitHub job summary.
-func (s Summary) Markdown() string {
-	var b strings.Builder
-	title := "ms-build: " + s.Repository
-	if s.DryRun {
-		title += " (dry run)"
-	}
-	fmt.Fprintf(&b, "### %s\n\n", title)
-	b.WriteString("| | |\n|---|---|\n")
-	row := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(&b, "| %s | %s |\n", k, mdEscape(v))
+// fact is one line of the summary's table: a label and its value, shown
+// as code where code is set.
+type fact struct {
+	label, value string
+	code         bool
+}
+
+// facts are what the summary says of the image, in order: the same in every
+// format.
+func (s Summary) facts() []fact {
+	var fs []fact
+	add := func(label, value string, code bool) {
+		if value != "" {
+			fs = append(fs, fact{label, value, code})
 		}
 	}
 	if s.Pushed {
-		row("Image", "`"+s.ImageURI+"`")
-		row("Digest", "`"+s.Digest+"`")
+		add("Image", s.ImageURI, true)
+		add("Digest", s.Digest, true)
+		add("Registry", s.Registry, false)
 	}
-	row("Image id", "`"+s.ImageID+"`")
+	add("Image id", s.ImageID, true)
 	if s.ImageSizeBytes > 0 {
-		row("Size (compressed, as ECR counts)", FormatSize(s.ImageSizeBytes))
+		add("Size (compressed, as ECR counts)", FormatSize(s.ImageSizeBytes), false)
 	}
 	if s.UncompressedSizeBytes > 0 {
-		row("Runtime image, uncompressed", fmt.Sprintf("%s (stage %s)", FormatSize(s.UncompressedSizeBytes), s.Target))
+		add("Runtime image, uncompressed", fmt.Sprintf("%s (stage %s)", FormatSize(s.UncompressedSizeBytes), s.Target), false)
 	}
 	if s.BuildStageSizeBytes > 0 {
-		row("Build stage, uncompressed", fmt.Sprintf("%s (stage %s)", FormatSize(s.BuildStageSizeBytes), s.BuildStage))
+		add("Build stage, uncompressed", fmt.Sprintf("%s (stage %s)", FormatSize(s.BuildStageSizeBytes), s.BuildStage), false)
 		if s.UncompressedSizeBytes > 0 && s.BuildStageSizeBytes > s.UncompressedSizeBytes {
 			saved := s.BuildStageSizeBytes - s.UncompressedSizeBytes
-			row("Saved by the multi-stage build", fmt.Sprintf("%s (%.0f%%)", FormatSize(saved), 100*float64(saved)/float64(s.BuildStageSizeBytes)))
+			add("Saved by the multi-stage build", fmt.Sprintf("%s (%.0f%%)", FormatSize(saved), 100*float64(saved)/float64(s.BuildStageSizeBytes)), false)
 		}
 	}
 	if s.CacheKey != "" {
@@ -138,10 +141,25 @@ func (s Summary) Markdown() string {
 		if s.CacheHit {
 			hit = "hit"
 		}
-		row("Build cache", fmt.Sprintf("%s, key `%s`", hit, s.CacheKey))
+		add("Build cache", hit+", key "+s.CacheKey, false)
 	}
 	if s.Skipped {
-		row("Build", "skipped: an identical image was already in the repository")
+		add("Build", "skipped: an identical image was already in the repository", false)
+	}
+	return fs
+}
+
+// Markdown renders the summary for a GitHub job summary.
+func (s Summary) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### %s\n\n", s.title())
+	b.WriteString("| | |\n|---|---|\n")
+	for _, f := range s.facts() {
+		v := mdEscape(f.value)
+		if f.code {
+			v = "`" + v + "`"
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", f.label, v)
 	}
 	s.writeSize(&b)
 	if len(s.Tags) > 0 {
@@ -153,27 +171,42 @@ func (s Summary) Markdown() string {
 	if len(s.Timings) > 0 {
 		b.WriteString("\n**Timings**\n\n| step | seconds |\n|---|---:|\n")
 		for _, t := range s.Timings {
-			fmt.Fprintf(&b, "| %s | %.1f |\n", t.Name, t.Duration.Seconds())
+			fmt.Fprintf(&b, "| %s | %.2f |\n", mdEscape(t.Name), t.Duration.Seconds())
 		}
 	}
 	return b.String()
 }
 
+func (s Summary) title() string {
+	title := "ms-build: " + s.Repository
+	if s.DryRun {
+		title += " (dry run)"
+	}
+	return title
+}
+
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
-// Text renders the summary as aligned name: value lines, for a terminal or a
-// job log; with timings when withTimings is set.
-func (s Summary) Text(withTimings bool) string {
+// Text renders the summary for a terminal or a job log: what Markdown
+// shows, as indented label: value lines (the chart aside, whose figures
+// are among the lines).
+func (s Summary) Text() string {
 	var b strings.Builder
-	for _, kv := range s.Pairs() {
-		if kv.Name == "metadata" || kv.Value == "" {
-			continue
-		}
-		fmt.Fprintf(&b, "%-24s %s\n", kv.Name+":", strings.ReplaceAll(kv.Value, "\n", " "))
+	b.WriteString(s.title() + "\n")
+	for _, f := range s.facts() {
+		fmt.Fprintf(&b, "  %-33s %s\n", f.label+":", f.value)
 	}
-	if withTimings {
+	s.writeSizeText(&b)
+	if len(s.Tags) > 0 {
+		b.WriteString("Tags\n")
+		for _, t := range s.Tags {
+			b.WriteString("  " + t + "\n")
+		}
+	}
+	if len(s.Timings) > 0 {
+		b.WriteString("Timings (seconds)\n")
 		for _, t := range s.Timings {
-			fmt.Fprintf(&b, "%-24s %.1fs\n", "time, "+t.Name+":", t.Duration.Seconds())
+			fmt.Fprintf(&b, "  %-52s %7.2f\n", t.Name, t.Duration.Seconds())
 		}
 	}
 	return b.String()

@@ -167,7 +167,7 @@ func (p *Plain) Outputs(o Outputs) error {
 func (p *Plain) Summary(s Summary) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, err := io.WriteString(p.stderr, escapeText(true)(p.m.redact(s.Text(false))))
+	_, err := io.WriteString(p.stderr, escapeText(true)(p.m.redact(s.Text())))
 	return err
 }
 

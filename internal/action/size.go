@@ -38,6 +38,27 @@ func (s Summary) writeSize(b *strings.Builder) {
 	}
 }
 
+// writeSizeText is writeSize for a terminal or a job log.
+func (s Summary) writeSizeText(b *strings.Builder) {
+	c := s.SizeChange
+	if c == nil {
+		return
+	}
+	b.WriteString("Size against the default branch\n")
+	fmt.Fprintf(b, "  %-33s %s (%s)\n", "Compared with:", c.BaseRef, oneLine(c.Base))
+	fmt.Fprintf(b, "  %-33s %s%s: %s -> %s\n", "Change:", signed(c.DeltaBytes), percentOf(c.DeltaBytes, c.BaseSize), FormatSize(c.BaseSize), FormatSize(c.BaseSize+c.DeltaBytes))
+	for _, l := range c.Layers {
+		by := "(no history)"
+		if l.CreatedBy != "" {
+			by = oneLine(l.CreatedBy)
+			if utf8.RuneCountInString(by) > mdTextMax {
+				by = string([]rune(by)[:mdTextMax-1]) + "…"
+			}
+		}
+		fmt.Fprintf(b, "  %-9s %s: %s\n", signed(l.After-l.Before), l.Kind, by)
+	}
+}
+
 func signed(n int64) string {
 	if n < 0 {
 		return "-" + FormatSize(-n)

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/org/ms-build-action/internal/pipeline"
 )
@@ -130,6 +131,37 @@ func TestMaxImageGrowth(t *testing.T) {
 		}
 		if msg := err.Error(); strings.ContainsAny(msg, "\n\r\x1b") || !strings.Contains(msg, "10MB") || !strings.Contains(msg, "5%") {
 			t.Errorf("Parse(%q) = %q, want one line saying what is accepted", bad, msg)
+		}
+	}
+}
+
+// TestOneSummary: the job summary (GitHub), the job log's (GitLab) and the
+// terminal's say the same things: every fact, the size change and its
+// layers, every tag and every timing.
+func TestOneSummary(t *testing.T) {
+	t.Parallel()
+	s := sizeSample()
+	s.CacheKey, s.CacheHit, s.Skipped = "6a75ed1a575c06b405caa89855ef1d7a332fd15f87a3e87db59cd156ba5b2e73", true, true
+	s.Timings = []Timing{{"runtime stage (the final stage)", time.Second}, {"build cache store (beside the runtime build)", 2 * time.Second}, {"total", 3 * time.Second}}
+	md, text := s.Markdown(), s.Text()
+	var want []string
+	for _, f := range s.facts() {
+		want = append(want, f.label, f.value)
+	}
+	want = append(want, s.Tags...)
+	for _, tm := range s.Timings {
+		want = append(want, tm.Name)
+	}
+	want = append(want, "Size against the default branch", signed(s.SizeChange.DeltaBytes))
+	for _, l := range s.SizeChange.Layers {
+		want = append(want, string(l.Kind), signed(l.After-l.Before))
+	}
+	for _, w := range want {
+		if !strings.Contains(md, w) {
+			t.Errorf("the Markdown summary lacks %q", w)
+		}
+		if !strings.Contains(text, w) {
+			t.Errorf("the text summary lacks %q", w)
 		}
 	}
 }

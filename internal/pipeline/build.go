@@ -122,7 +122,7 @@ func (r *run) sizeBuildStage(ctx context.Context, stage build.Spec) {
 		return
 	}
 	r.bg.buildStageSize = img.Size
-	r.bg.timings = append(r.bg.timings, Timing{Name: "build stage " + r.plan.df.Title(r.plan.buildStage) + " (sized beside the runtime build)", Duration: r.Now().Sub(t)})
+	r.bg.timed(Timing{Name: "build stage " + r.plan.df.Title(r.plan.buildStage) + " (sized beside the runtime build)", Duration: r.Now().Sub(t)})
 	// The repository is prepared beside the build: point the cache once it
 	// is ready.
 	if r.cacheHit && r.in.Push && r.prepared(ctx) == nil {
@@ -185,6 +185,13 @@ func (b *background) start(ctx context.Context, f func(ctx context.Context)) {
 	ctx, cancel := context.WithCancel(ctx)
 	b.cancels = append(b.cancels, cancel)
 	b.wg.Go(func() { f(ctx) })
+}
+
+// timed records how long a piece of the work took.
+func (b *background) timed(t Timing) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.timings = append(b.timings, t)
 }
 
 // stop waits for the work, cancelling it first when the run failed.

@@ -196,6 +196,7 @@ func (r *run) storeCache(ctx context.Context, imageID string) {
 		return
 	}
 	r.Log.Infof("Stored the build cache %s:%s (%.1fs)", r.repo.ref, tag, r.Now().Sub(t).Seconds())
+	r.bg.timed(Timing{Name: "build cache store (beside the runtime build)", Duration: r.Now().Sub(t)})
 	r.pointBranchCache(ctx)
 }
 

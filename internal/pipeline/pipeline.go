@@ -122,7 +122,7 @@ type Result struct {
 
 // Timing is how long one part of the run took.
 type Timing struct {
-	Name     string
+	Name     string // "(beside ...)" for work beside the run's steps: not in the total's sum, but the run's wait for it is
 	Duration time.Duration
 }
 
@@ -172,7 +172,8 @@ func (p *Pipeline) Run(ctx context.Context, in Input) (Result, error) {
 		p.Log.Note(Note{Level: Notice, Message: n})
 	}
 	err := r.run(ctx)
-	r.bg.stop(err != nil) // waits for the background work, cancelled when the run failed
+	// Waits for the background work, cancelled when the run failed.
+	_ = r.timed("waiting for the work beside", func() error { r.bg.stop(err != nil); return nil })
 	if r.cancelBuild != nil {
 		r.cancelBuild(nil)
 	}
@@ -183,14 +184,16 @@ func (p *Pipeline) Run(ctx context.Context, in Input) (Result, error) {
 }
 
 func (r *run) run(ctx context.Context) error {
-	var err error
-	if r.plan, err = r.makePlan(); err != nil {
-		return err
-	}
-	if err := r.Builder.Check(ctx); err != nil {
-		return err
-	}
-	if err := r.key(ctx); err != nil {
+	err := r.timed("context, Dockerfile and engine", func() (err error) {
+		if r.plan, err = r.makePlan(); err != nil {
+			return err
+		}
+		if err := r.Builder.Check(ctx); err != nil {
+			return err
+		}
+		return r.key(ctx)
+	})
+	if err != nil {
 		return err
 	}
 	// A skip needs no login and no repository check: its one lookup finds
@@ -201,11 +204,19 @@ func (r *run) run(ctx context.Context) error {
 		if err := r.skipKey(ctx); err != nil {
 			return err
 		}
-		if skipped, err := r.skip(ctx); skipped || err != nil {
+		var skipped bool
+		err := r.timed("looking for an identical image", func() (err error) {
+			skipped, err = r.skip(ctx)
+			return err
+		})
+		if skipped || err != nil {
 			return err
 		}
-		var err error
-		if bctx, err = r.connect(ctx); err != nil {
+		err = r.timed("login", func() (err error) {
+			bctx, err = r.connect(ctx)
+			return err
+		})
+		if err != nil {
 			return err
 		}
 		r.restore(bctx)

@@ -558,6 +558,12 @@ func (r *run) publish(ctx context.Context) error {
 	// attached, or a check failed, it goes (with the image, when no requested
 	// tag holds it). No lifecycle rule may expire it: on a released image it
 	// would expire the release tags too.
+	var tagsFrom time.Time // and the staging tag's removal
+	defer func() {
+		if !tagsFrom.IsZero() {
+			r.timings = append(r.timings, Timing{Name: "tags and records", Duration: r.Now().Sub(tagsFrom)})
+		}
+	}()
 	defer func() {
 		cctx, cancel := cleanup(ctx)
 		defer cancel()
@@ -578,6 +584,7 @@ func (r *run) publish(ctx context.Context) error {
 	}
 	r.pushed = img
 	r.timings = append(r.timings, Timing{Name: "push", Duration: r.Now().Sub(t)})
+	tagsFrom = r.Now()
 	if err := r.checkSize(); err != nil {
 		return err
 	}
