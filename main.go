@@ -495,6 +495,7 @@ type logTo struct{ rep action.Reporter }
 
 func (l logTo) Mask(secret string)               { l.rep.Mask(secret) }
 func (l logTo) Infof(format string, args ...any) { l.rep.Infof(format, args...) }
+func (l logTo) Status(line string) bool          { return l.rep.Status(line) }
 func (l logTo) Section(title string, body []byte) {
 	l.rep.Section(title, body)
 }

@@ -54,6 +54,9 @@ func (r *GitLabReporter) Annotate(a Annotation) {
 }
 
 // Section folds the body in a collapsed section of the job log.
+// Status shows nothing: a job log is not a terminal.
+func (r *GitLabReporter) Status(string) bool { return false }
+
 func (r *GitLabReporter) Section(title string, body []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -4,10 +4,12 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 
 	"github.com/sethvargo/go-githubactions"
+	"golang.org/x/term"
 )
 
 // Level is an annotation's severity.
@@ -51,6 +53,9 @@ type Reporter interface {
 	Annotate(a Annotation)
 	// Section prints a folded section: a title and its body (build logs).
 	Section(title string, body []byte)
+	// Status shows a line that the next line replaces, on a terminal, and
+	// says whether it did; elsewhere it shows nothing.
+	Status(line string) bool
 	// Outputs publishes the step's outputs.
 	Outputs(o Outputs) error
 	// Summary publishes the job summary.
@@ -101,14 +106,48 @@ func (r redactingWriter) Write(p []byte) (int, error) {
 type Plain struct {
 	m              masker
 	stdout, stderr io.Writer
+	live           bool // stderr is a terminal: Status lines are shown
 	mu             sync.Mutex
+	status         bool // a Status line is on the screen
 }
 
 // NewPlain returns a Reporter for a terminal or any CI it does not know.
 func NewPlain(stdout, stderr io.Writer) *Plain {
-	p := &Plain{}
+	p := &Plain{live: terminal(stderr)}
 	p.stdout, p.stderr = p.m.writer(stdout), p.m.writer(stderr)
 	return p
+}
+
+// terminal says whether w is a terminal that takes cursor controls.
+func terminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && os.Getenv("TERM") != "dumb" && term.IsTerminal(int(f.Fd()))
+}
+
+// statusWidth bounds a status line, so that it stays on one screen line.
+const statusWidth = 100
+
+func (p *Plain) Status(line string) bool {
+	if !p.live {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	line = oneLine(p.m.redact(line))
+	if r := []rune(line); len(r) > statusWidth {
+		line = string(r[:statusWidth-1]) + "…"
+	}
+	fmt.Fprint(p.stderr, "\r\x1b[K"+line)
+	p.status = true
+	return true
+}
+
+// clearStatus removes a status line before another line is written.
+func (p *Plain) clearStatus() {
+	if p.status {
+		fmt.Fprint(p.stderr, "\r\x1b[K")
+		p.status = false
+	}
 }
 
 func (p *Plain) Mask(secret string) { p.m.add(secret) }
@@ -116,12 +155,14 @@ func (p *Plain) Mask(secret string) { p.m.add(secret) }
 func (p *Plain) Infof(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.clearStatus()
 	fmt.Fprintf(p.stderr, format+"\n", escapeArgs(args, p.m.redact, oneLine)...)
 }
 
 func (p *Plain) Annotate(a Annotation) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.clearStatus()
 	fmt.Fprintln(p.stderr, plainAnnotation(a, p.m.redact))
 }
 
@@ -149,6 +190,7 @@ func plainAnnotation(a Annotation, redact escapeFunc) string {
 func (p *Plain) Section(title string, body []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.clearStatus()
 	fmt.Fprintln(p.stderr, oneLine(p.m.redact(title)))
 	writeLog(p.stderr, body, "  ")
 }
@@ -156,6 +198,7 @@ func (p *Plain) Section(title string, body []byte) {
 func (p *Plain) Outputs(o Outputs) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.clearStatus()
 	ref := o.ImageURI
 	if ref == "" {
 		ref = o.ImageID
@@ -167,6 +210,7 @@ func (p *Plain) Outputs(o Outputs) error {
 func (p *Plain) Summary(s Summary) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.clearStatus()
 	_, err := io.WriteString(p.stderr, escapeText(true)(p.m.redact(s.Text())))
 	return err
 }
@@ -245,6 +289,9 @@ func (r *GitHubReporter) Annotate(a Annotation) {
 // Section folds the body in a group. Workflow commands are stopped while the
 // body is written, so a build log line cannot act as one (::set-output,
 // ::add-path...).
+// Status shows nothing: a job log is not a terminal.
+func (r *GitHubReporter) Status(string) bool { return false }
+
 func (r *GitHubReporter) Section(title string, body []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

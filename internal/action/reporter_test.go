@@ -2,6 +2,7 @@ package action
 
 import (
 	"bytes"
+	"io"
 	"flag"
 	"fmt"
 	"os"
@@ -227,5 +228,31 @@ func TestGitLabDotenvLimit(t *testing.T) {
 			}
 			t.Logf("%d tags: %d bytes", tc.tags, len(b))
 		})
+	}
+}
+
+// TestPlainStatus: on a terminal a status line is replaced by the next
+// line (redacted, escaped, cut to one screen line); elsewhere it is not
+// shown, and the caller is told so.
+func TestPlainStatus(t *testing.T) {
+	t.Parallel()
+	var stderr bytes.Buffer
+	p := NewPlain(io.Discard, &stderr)
+	if p.Status("Running [build 2/4] RUN make") || stderr.Len() != 0 {
+		t.Fatalf("a status line was shown on a buffer: %q", stderr.String())
+	}
+	p.live = true
+	p.Mask(secret)
+	if !p.Status("Running [build 2/4] RUN echo " + secret + "\n::error::x " + strings.Repeat("x", 200)) {
+		t.Fatal("a terminal did not show the status line")
+	}
+	p.Infof("Built %s", "sha256:1")
+	got := stderr.String()
+	status, rest, _ := strings.Cut(strings.TrimPrefix(got, "\r\x1b[K"), "\r\x1b[K")
+	if strings.Contains(status, secret) || strings.Contains(status, "\n") || len([]rune(status)) > statusWidth {
+		t.Errorf("status line %q: a secret, a line break, or over %d characters", status, statusWidth)
+	}
+	if rest != "Built sha256:1\n" {
+		t.Errorf("after the status line: %q, want it cleared and the next line", rest)
 	}
 }

@@ -211,8 +211,9 @@ func (b *background) stop(failed bool) {
 }
 
 // progress shows the build's steps, each once, when it ends: a line, or a
-// folded section with its output. A step that runs for longer than
-// runningNotice is announced when that time is up, so that a log shows what
+// folded section with its output. On a terminal the step that runs is shown
+// on a line the next replaces; in a log, a step that runs for longer than
+// runningNotice is announced when that time is up, so that it shows what
 // runs now. Not shown: a step an earlier build of the run showed (the build
 // stage's, again in the runtime's build), and BuildKit's own bookkeeping
 // (loading the context and the Dockerfile, exporting the image) when it was
@@ -251,9 +252,14 @@ func (p progress) StepStarted(s build.Step) {
 	}
 	p.steps.mu.Lock()
 	defer p.steps.mu.Unlock()
-	if _, ok := p.steps.running[s.Name]; !ok && !p.steps.shown[s.Name] {
-		p.steps.running[s.Name] = time.AfterFunc(runningNotice, func() { p.log.Infof("Running %s", s.Name) })
+	if _, ok := p.steps.running[s.Name]; ok || p.steps.shown[s.Name] {
+		return
 	}
+	// On a terminal, the step is shown at once, until a line replaces it.
+	if p.log.Status("Running " + s.Name) {
+		return
+	}
+	p.steps.running[s.Name] = time.AfterFunc(runningNotice, func() { p.log.Infof("Running %s", s.Name) })
 }
 
 func (p progress) StepDone(s build.Step) {

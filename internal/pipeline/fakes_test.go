@@ -531,6 +531,8 @@ func (l *fakeLog) say(s string) {
 }
 
 func (l *fakeLog) Infof(format string, args ...any) { l.say(fmt.Sprintf(format, args...)) }
+func (l *fakeLog) Status(string) bool               { return false }
+
 func (l *fakeLog) Section(title string, body []byte) {
 	l.say(title + "\n" + string(body))
 }

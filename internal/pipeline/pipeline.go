@@ -133,6 +133,9 @@ type Log interface {
 	Infof(format string, args ...any)
 	Note(n Note)
 	Section(title string, body []byte)
+	// Status shows a line that the next line replaces, on a terminal, and
+	// says whether it did; elsewhere it shows nothing.
+	Status(line string) bool
 }
 
 // Level is how much a Note matters.
