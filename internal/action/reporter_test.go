@@ -2,9 +2,9 @@ package action
 
 import (
 	"bytes"
-	"io"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
