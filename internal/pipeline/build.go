@@ -51,20 +51,16 @@ func (r *run) build(ctx context.Context) error {
 		r.bg.start(ctx, func(ctx context.Context) { r.storeCache(ctx, id) })
 	}
 
-	rt := base
-	rt.Target = r.plan.target.Name // "" is the last stage, which may be unnamed
-	rt.Labels = r.imageLabels(r.Now())
-	rt.Tags = []string{localName(r.in.Repository, "latest")}
-	rt.CacheFrom = append(append([]string(nil), r.buildCacheFrom...), r.runtimeFrom...)
 	// Without a cache to store, the build stage is built again only to be
 	// sized. Its steps are all cached once the runtime build has run them,
 	// so it starts then, beside the rest of the runtime build, rather than
 	// after it. With no-cache too: every step just ran, in the runtime's
 	// build, and building them all again only to size the stage would
 	// double the build.
-	var size sync.Once
-	sizeStage := func() {
-		if bs != nil && !storeCache {
+	var sizeStage func()
+	if bs != nil && !storeCache {
+		var size sync.Once
+		sizeStage = func() {
 			size.Do(func() {
 				s := stage
 				s.NoCache = false
@@ -72,9 +68,20 @@ func (r *run) build(ctx context.Context) error {
 			})
 		}
 	}
+	return r.buildRuntime(ctx, base, sizeStage)
+}
+
+// buildRuntime builds the runtime target, and calls sizeStage (when there
+// is one) once the build stage's steps are done.
+func (r *run) buildRuntime(ctx context.Context, base build.Spec, sizeStage func()) error {
+	rt := base
+	rt.Target = r.plan.target.Name // "" is the last stage, which may be unnamed
+	rt.Labels = r.imageLabels(r.Now())
+	rt.Tags = []string{localName(r.in.Repository, "latest")}
+	rt.CacheFrom = append(append([]string(nil), r.buildCacheFrom...), r.runtimeFrom...)
 	p := build.Progress(r.progress)
-	if bs != nil && !storeCache {
-		p = stageDone{p, r.plan.df, bs, sizeStage}
+	if sizeStage != nil {
+		p = stageDone{p, r.plan.df, r.plan.buildStage, sizeStage}
 	}
 	title := r.plan.df.Title(r.plan.target)
 	err := r.timed("runtime stage "+title, func() (err error) {
@@ -87,8 +94,9 @@ func (r *run) build(ctx context.Context) error {
 		return fmt.Errorf("building target %s: %w", title, err)
 	}
 	r.Log.Infof("Built %s (%s uncompressed)", r.image.ID, units.HumanSize(float64(r.image.Size)))
-
-	sizeStage() // when the runtime build named no step of the stage last
+	if sizeStage != nil {
+		sizeStage() // when the runtime build named no step of the stage last
+	}
 	return nil
 }
 

@@ -424,6 +424,21 @@ type pushedImage struct {
 	manifest registry.Manifest
 }
 
+// lookupTags are the tags the skip's one lookup asks for: the record, the
+// requested tags and the branch's runtime cache; where the caches are, for
+// the restore that follows a miss; and the default branch's current image,
+// to compare sizes with.
+func (r *run) lookupTags(recTag, runtimeTag string) []string {
+	refs := append([]string{recTag}, r.in.Tags...)
+	if runtimeTag != "" {
+		refs = append(refs, runtimeTag)
+	}
+	if r.caching() && r.plan.buildStage != nil {
+		refs = append(refs, r.cacheTags()...)
+	}
+	return unique(append(refs, r.baseTags()...))
+}
+
 // skip looks for the record of an image built from the same inputs. When
 // there is one, it attaches the requested tags to that image: nothing is
 // built or pushed. One request reads the record and where the requested
@@ -434,20 +449,8 @@ func (r *run) skip(ctx context.Context) (bool, error) {
 	if r.skipK == "" {
 		return false, nil
 	}
-	recTag := cache.SkipTag(r.skipK)
-	runtimeTag := r.runtimeCacheTag()
-	refs := append([]string{recTag}, r.in.Tags...)
-	if runtimeTag != "" {
-		refs = append(refs, runtimeTag)
-	}
-	if r.caching() && r.plan.buildStage != nil {
-		// Where the caches are, for the restore that follows a miss.
-		refs = append(refs, r.cacheTags()...)
-	}
-	// The same request finds the default branch's current image, to compare
-	// sizes with.
-	refs = append(refs, r.baseTags()...)
-	found, err := r.Publisher.Lookup(ctx, unique(refs))
+	recTag, runtimeTag := cache.SkipTag(r.skipK), r.runtimeCacheTag()
+	found, err := r.Publisher.Lookup(ctx, r.lookupTags(recTag, runtimeTag))
 	r.repo.missing = errors.Is(err, registry.ErrRepositoryMissing)
 	if errors.Is(err, registry.ErrNotFound) {
 		// No repository: no cache to restore, and no image to compare
