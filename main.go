@@ -371,6 +371,7 @@ func runInput(in *action.Inputs, ci action.CI) pipeline.Input {
 		NoCache:          in.NoCache,
 		Repository:       in.Repository,
 		Tags:             in.Tags,
+		Release:          in.Release,
 		Push:             in.Push,
 		CreateRepository: in.CreateRepository,
 		MaxImageSize:     in.MaxImageSize,
