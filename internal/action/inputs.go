@@ -55,20 +55,15 @@ var Specs = []Spec{
 
 // Inputs holds every input, parsed and validated.
 type Inputs struct {
-	Repository string
-	Region     string
-	RegistryID string
-	Context    string
-	File       string
-	BuildStage string
-	Target     string
-	BuildArgs  []BuildArg
-	Tags       []string
-	// Release is the semantic version (1.4.2) the run releases when latest
-	// is among Tags because of it: the run keeps latest only when no higher
-	// release is in the repository. "" when latest (if any) is not decided
-	// by a release.
-	Release        string
+	Repository     string
+	Region         string
+	RegistryID     string
+	Context        string
+	File           string
+	BuildStage     string
+	Target         string
+	BuildArgs      []BuildArg
+	Tags           []string
 	Push           bool
 	DryRun         bool
 	Cache          bool
@@ -86,6 +81,12 @@ type Inputs struct {
 	SSH              []SSH
 	Pull             bool
 	NoCache          bool
+
+	// Release is the semantic version (1.4.2) the run releases when latest
+	// is among Tags because of it: the run keeps latest only when no higher
+	// release is in the repository. "" when latest (if any) is not decided
+	// by a release.
+	Release string
 
 	// Notices are what the inputs' reading decided that the user should
 	// hear: the run's trust, a tag that was dropped.

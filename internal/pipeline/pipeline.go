@@ -41,13 +41,8 @@ type Input struct {
 	Pull       bool // resolve base images against their registry
 	NoCache    bool // build every step; read and write no cache and no skip record
 
-	Repository string
-	Tags       []string
-	// Release is the semantic version (1.4.2) the run releases, when latest
-	// is among Tags because of it: latest is attached only when no higher
-	// release is in the repository (a backport of an older line leaves it
-	// where it is). "" attaches latest, when asked, as any other tag.
-	Release          string
+	Repository       string
+	Tags             []string
 	Push             bool
 	CreateRepository bool
 	MaxImageSize     int64 // bytes; 0 is no limit
@@ -64,6 +59,12 @@ type Input struct {
 	CacheWrite bool
 
 	Commit Commit
+
+	// Release is the semantic version (1.4.2) the run releases, when latest
+	// is among Tags because of it: latest is attached only when no higher
+	// release is in the repository (a backport of an older line leaves it
+	// where it is). "" attaches latest, when asked, as any other tag.
+	Release string
 
 	// Notices are the front end's, said as the run starts.
 	Notices []string
