@@ -71,7 +71,7 @@ func (e *usageError) Error() string { return e.msg }
 // realMain runs the command and returns its exit code: 0 done, 1 failed,
 // 2 usage.
 func realMain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	ci := action.DetectCI(action.Host{Getenv: getenv, ReadFile: os.ReadFile, Git: gitHead, Origin: gitOrigin})
+	ci := action.DetectCI(action.Host{Getenv: getenv, ReadFile: os.ReadFile})
 	var rep action.Reporter
 	switch ci.Provider {
 	case action.GitHub:
@@ -124,7 +124,7 @@ func hint(err error, getenv func(string) string) string {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, ci action.CI, rep action.Reporter, stdout, stderr io.Writer) error {
-	in, err := parseCommandLine(args, getenv, ci, stdout, stderr)
+	in, ci, err := parseCommandLine(args, getenv, ci, stdout, stderr)
 	if in == nil || err != nil {
 		return err
 	}
@@ -158,17 +158,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 }
 
 // parseCommandLine reads the flags and the inputs. It returns no inputs
-// when the command was done (version, help).
-func parseCommandLine(args []string, getenv func(string) string, ci action.CI, stdout, stderr io.Writer) (*action.Inputs, error) {
+// when the command was done (version, help). Outside CI, the commit, branch
+// and tags come from git in the build context's checkout.
+func parseCommandLine(args []string, getenv func(string) string, ci action.CI, stdout, stderr io.Writer) (*action.Inputs, action.CI, error) {
 	fs := flag.NewFlagSet("ms-build", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	flags := action.Flags(fs)
 	fs.Usage = func() { usage(fs, stderr) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
+			return nil, ci, err
 		}
-		return nil, &usageError{msg: err.Error()}
+		return nil, ci, &usageError{msg: err.Error()}
 	}
 	switch fs.Arg(0) {
 	case "":
@@ -178,18 +179,24 @@ func parseCommandLine(args []string, getenv func(string) string, ci action.CI, s
 		} else {
 			fmt.Fprintln(stdout, "ms-build", version)
 		}
-		return nil, nil
+		return nil, ci, nil
 	case "help":
 		usage(fs, stdout)
-		return nil, nil
+		return nil, ci, nil
 	default:
-		return nil, &usageError{msg: fmt.Sprintf("unknown command %q: ms-build takes flags, or 'version'", fs.Arg(0))}
+		return nil, ci, &usageError{msg: fmt.Sprintf("unknown command %q: ms-build takes flags, or 'version'", fs.Arg(0))}
 	}
 	env, err := action.FromEnv(getenv)
 	if err != nil {
-		return nil, err
+		return nil, ci, err
 	}
-	return action.Parse(action.Merge(env, flags()), action.Environment{Getenv: getenv, CI: ci})
+	raw := action.Merge(env, flags())
+	if ci.Provider == action.Local {
+		dir := strings.TrimSpace(raw["context"])
+		ci = action.DetectCI(action.Host{Getenv: getenv, Git: func() action.Checkout { return gitCheckout(dir) }, Origin: func() string { return gitOrigin(dir) }})
+	}
+	in, err := action.Parse(raw, action.Environment{Getenv: getenv, CI: ci})
+	return in, ci, err
 }
 
 // report publishes the run's outputs and summary. A failed run reports its
@@ -418,6 +425,7 @@ func runInput(in *action.Inputs, ci action.CI) pipeline.Input {
 		Annotations:      in.Annotations,
 		Repository:       in.Repository,
 		Tags:             in.Tags,
+		Release:          in.Release,
 		Push:             in.Push,
 		CreateRepository: in.CreateRepository,
 		MaxImageSize:     in.MaxImageSize,
@@ -533,23 +541,35 @@ Exit codes: 0 done, 1 failed, 2 usage.
 `)
 }
 
-// gitHead asks git for the commit and branch on a laptop; no git, no answer.
-func gitHead() (sha, branch string) {
-	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
-	if err != nil {
-		return "", ""
+// gitCheckout asks git about the checkout that holds dir (the build
+// context) on a laptop: the commit, the branch, the tags at the commit. No
+// git, or no checkout, no answer.
+func gitCheckout(dir string) action.Checkout {
+	if dir == "" {
+		dir = "."
 	}
-	sha = strings.TrimSpace(string(out))
-	if out, err := exec.Command("git", "symbolic-ref", "--short", "-q", "HEAD").Output(); err == nil {
-		branch = strings.TrimSpace(string(out))
+	git := func(args ...string) (string, error) {
+		out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).Output()
+		return strings.TrimSpace(string(out)), err
 	}
-	return sha, branch
+	var c action.Checkout
+	var err error
+	if c.SHA, err = git("rev-parse", "HEAD"); err != nil {
+		return action.Checkout{}
+	}
+	c.Branch, _ = git("symbolic-ref", "--short", "-q", "HEAD")
+	if out, err := git("tag", "--points-at", "HEAD"); err == nil {
+		c.Tags = strings.Fields(out)
+	}
+	return c
 }
 
 // gitOrigin asks git for the origin remote's URL on a laptop; no git or no
 // origin, no answer. The front end keeps only its host and path.
-func gitOrigin() string {
-	out, err := exec.Command("git", "config", "--get", "remote.origin.url").Output()
+func gitOrigin(dir string) string {
+	cmd := exec.Command("git", "config", "--get", "remote.origin.url")
+	cmd.Dir = dir
+	out, err := cmd.Output()
 	if err != nil {
 		return ""
 	}

@@ -181,7 +181,14 @@ type actEvent struct {
 
 func runAct(t *testing.T, act, dir, workflow string, e *testenv.ECR, extra ...string) (events []actEvent, code int) {
 	t.Helper()
-	args := []string{"workflow_dispatch", "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
+	return runActOn(t, act, dir, "workflow_dispatch", workflow, e, extra...)
+}
+
+// runActOn runs a workflow on an event (its payload, when there is one,
+// given in extra with -e).
+func runActOn(t *testing.T, act, dir, event, workflow string, e *testenv.ECR, extra ...string) (events []actEvent, code int) {
+	t.Helper()
+	args := []string{event, "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
 		"--pull=false", "--action-offline-mode", "--no-cache-server", "--json"}
 	args = append(args, extra...)
 	for _, kv := range e.Env() {

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/org/ms-build-action/internal/tags"
 )
 
 // Provider names the CI system a run happens in.
@@ -117,25 +119,63 @@ func (c CI) Kind() string {
 	return "run of no branch"
 }
 
-// DefaultTags are the tags used when none are given: the commit's short sha,
-// plus latest when building the default branch.
+// DefaultTags are the tags used when none are given: the commit's short sha;
+// on a tag build, the git tag's name too (sanitized as the rules do: a name
+// that is still no valid tag is left out); and latest on the default branch
+// and on a tag that is a semantic version without a pre-release (the run
+// keeps it only when that is the repository's highest release).
 func (c CI) DefaultTags() []string {
-	var tags []string
+	var list []string
 	if len(c.SHA) >= 7 {
-		tags = append(tags, c.SHA[:7])
+		list = append(list, c.SHA[:7])
 	}
-	if c.Branch != "" && c.Branch == c.DefaultBranch && c.MayTagLatest() {
-		tags = append(tags, "latest")
+	if t := tags.Sanitize(c.Tag); c.Tag != "" && tags.Valid(t) && !slices.Contains(list, t) {
+		list = append(list, t)
 	}
-	if c.Provider == Local && len(tags) == 0 {
-		tags = append(tags, "latest")
+	v, semver := tags.ParseVersion(c.Tag)
+	release := c.Tag != "" && semver && v.Release()
+	if (c.Branch != "" && c.Branch == c.DefaultBranch || release) && c.MayTagLatest() {
+		list = append(list, "latest")
 	}
-	return tags
+	if c.Provider == Local && len(list) == 0 {
+		list = append(list, "latest")
+	}
+	return list
+}
+
+// Ref is the run's ref as the tag rules see it.
+func (c CI) Ref() tags.Ref {
+	return tags.Ref{SHA: c.SHA, Branch: c.Branch, Tag: c.Tag, PullRequest: c.PullRequest, DefaultBranch: c.DefaultBranch, BaseBranch: c.BaseBranch}
+}
+
+// Checkout is what git tells of a laptop's checkout: the commit, the branch
+// (none on a detached head) and the tags that point at the commit.
+type Checkout struct {
+	SHA, Branch string
+	Tags        []string
 }
 
 // Git is what a local run can learn from the checkout (by running git): used
 // only when no CI system is detected.
-type Git func() (sha, branch string)
+type Git func() Checkout
+
+// tagOf is the tag a checkout builds, of those at its commit: the highest
+// semantic version, else the first by name.
+func (g Checkout) tagOf() string {
+	best, bestV := "", tags.Version{}
+	for _, t := range g.Tags {
+		v, ok := tags.ParseVersion(t)
+		switch {
+		case !ok:
+		case best == "", bestV.Compare(v) < 0:
+			best, bestV = t, v
+		}
+	}
+	if best != "" || len(g.Tags) == 0 {
+		return best
+	}
+	return slices.Min(g.Tags)
+}
 
 // Host is how DetectCI sees the machine: the environment, the GitHub event
 // payload (for the default branch) and, on a laptop only, git.
@@ -161,7 +201,8 @@ func DetectCI(h Host) CI {
 	}
 	c := CI{Provider: Local}
 	if h.Git != nil {
-		c.SHA, c.Branch = h.Git()
+		g := h.Git()
+		c.SHA, c.Branch, c.Tag = g.SHA, g.Branch, g.tagOf()
 	}
 	if h.Origin != nil {
 		c.SourceURL = webURL(h.Origin())

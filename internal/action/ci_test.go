@@ -151,7 +151,7 @@ func TestDetectCITrust(t *testing.T) {
 			name: "github push of a protected tag",
 			host: gitHubHost(map[string]string{"GITHUB_REF": "refs/tags/v1.2.0", "GITHUB_REF_NAME": "v1.2.0", "GITHUB_REF_TYPE": "tag", "GITHUB_REF_PROTECTED": "true"}, ""),
 			want: facts{Tag: "v1.2.0", Event: "push", Protected: true}, trusted: true, latest: true,
-			tags: []string{"4f2b9b6"}, kind: "protected tag v1.2.0",
+			tags: []string{"4f2b9b6", "v1.2.0", "latest"}, kind: "protected tag v1.2.0",
 		},
 		{
 			// A release tag may move latest, but writes no cache unless
@@ -159,7 +159,7 @@ func TestDetectCITrust(t *testing.T) {
 			name: "github push of an unprotected tag",
 			host: gitHubHost(map[string]string{"GITHUB_REF": "refs/tags/v1.2.0", "GITHUB_REF_NAME": "v1.2.0", "GITHUB_REF_TYPE": "tag"}, ""),
 			want: facts{Tag: "v1.2.0", Event: "push"}, latest: true,
-			tags: []string{"4f2b9b6"}, kind: "unprotected tag v1.2.0",
+			tags: []string{"4f2b9b6", "v1.2.0", "latest"}, kind: "unprotected tag v1.2.0",
 		},
 		{
 			name: "gitlab default branch",
@@ -183,7 +183,7 @@ func TestDetectCITrust(t *testing.T) {
 			name: "gitlab protected tag",
 			host: gitLabHost(map[string]string{"CI_COMMIT_BRANCH": "-", "CI_COMMIT_TAG": "v2", "CI_COMMIT_REF_NAME": "v2", "CI_COMMIT_REF_PROTECTED": "true"}),
 			want: facts{Tag: "v2", Event: "push", Protected: true}, trusted: true, latest: true,
-			tags: []string{"4f2b9b6"}, kind: "protected tag v2",
+			tags: []string{"4f2b9b6", "v2"}, kind: "protected tag v2",
 		},
 		{
 			// A merge request pipeline has no CI_COMMIT_BRANCH; its source
@@ -204,7 +204,7 @@ func TestDetectCITrust(t *testing.T) {
 		},
 		{
 			name: "a laptop",
-			host: Host{Getenv: func(string) string { return "" }, Git: func() (string, string) { return "4f2b9b6e0d4c3a2a1f8c7e6d5b4a39281706f5e4", "feature" }},
+			host: Host{Getenv: func(string) string { return "" }, Git: func() Checkout { return Checkout{SHA: "4f2b9b6e0d4c3a2a1f8c7e6d5b4a39281706f5e4", Branch: "feature"} }},
 			want: facts{Branch: "feature"}, trusted: true, latest: true,
 			tags: []string{"4f2b9b6"}, kind: "unprotected branch feature",
 		},

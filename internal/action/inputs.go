@@ -9,11 +9,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/distribution/reference"
 	units "github.com/docker/go-units"
 
 	"github.com/org/ms-build-action/internal/cache"
 	"github.com/org/ms-build-action/internal/pipeline"
+	"github.com/org/ms-build-action/internal/tags"
 )
 
 // Spec describes one input. Its name is the same in action.yml, the GitLab
@@ -34,7 +34,7 @@ var Specs = []Spec{
 	{"build-stage", "", "the SDK/build stage whose layers are cached (default: the stage the target copies from)"},
 	{"target", "", "the runtime stage that is tagged and pushed (default: the last stage)"},
 	{"build-args", "", "build arguments, one KEY=VALUE a line (KEY alone takes the value from the environment)"},
-	{"tags", "", "tags to push, one a line or comma separated (default: the commit's short sha, plus latest on the default branch)"},
+	{"tags", "", "tags to push, one a line or comma separated, or docker/metadata-action rule lines (type=sha, type=ref,event=branch|tag|pr, type=semver,pattern=..., type=raw,value=...) (default: the commit's short sha; on a tag, also its name; latest on the default branch and on the highest release)"},
 	{"push", "true", "false: build and report, push nothing"},
 	{"dry-run", "false", "build and push to an embedded local registry; no AWS account needed"},
 	{"cache", "true", "use and fill the dependency-keyed build cache"},
@@ -89,6 +89,12 @@ type Inputs struct {
 	Labels      map[string]string
 	Annotations map[string]string
 
+	// Release is the semantic version (1.4.2) the run releases when latest
+	// is among Tags because of it: the run keeps latest only when no higher
+	// release is in the repository. "" when latest (if any) is not decided
+	// by a release.
+	Release string
+
 	// Notices are what the inputs' reading decided that the user should
 	// hear: the run's trust, a tag that was dropped.
 	Notices []string
@@ -133,7 +139,6 @@ var (
 	repositoryRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 	regionRE     = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-[0-9]+$`)
 	accountRE    = regexp.MustCompile(`^[0-9]{12}$`)
-	tagRE        = regexp.MustCompile(`^(?:` + reference.TagRegexp.String() + `)$`) // the distribution spec's tag grammar, whole
 	argKeyRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	stageRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 )
@@ -248,10 +253,15 @@ func (p *parser) build() error {
 	if in.BuildArgs, err = parseBuildArgs(p.raw["build-args"], p.getenv); err != nil {
 		return err
 	}
-	if in.Tags, err = parseTags(get("tags"), p.ci); err != nil {
+	res, err := parseTags(p.raw["tags"], p.ci)
+	if err != nil {
 		return err
 	}
-	return p.latest()
+	in.Tags, in.Notices = res.Tags, append(in.Notices, res.Notices...)
+	if err := p.latest(); err != nil {
+		return err
+	}
+	return p.release(res.Version)
 }
 
 // latest keeps latest off the runs that may not move it: a pull or merge
@@ -269,6 +279,33 @@ func (p *parser) latest() error {
 	if len(in.Tags) == 0 {
 		if len(p.ci.SHA) < 7 {
 			return inputErr("tags", "latest is not attached by a %s, and no other tag was given or can be derived: give another tag, e.g. pr-<number>", p.ci.Kind())
+		}
+		in.Tags = []string{p.ci.SHA[:7]}
+		msg += "; tagged " + in.Tags[0] + " instead"
+	}
+	in.Notices = append(in.Notices, msg)
+	return nil
+}
+
+// release decides what latest needs when the run builds a semantic
+// version (a pushed tag v1.4.2, or a semver rule's value): a pre-release
+// never moves latest (dropped with a notice); a release keeps it only when
+// no higher release is in the repository, which the run checks against the
+// repository's tags (Inputs.Release).
+func (p *parser) release(v *tags.Version) error {
+	in := p.in
+	if v == nil || !slices.Contains(in.Tags, "latest") {
+		return nil
+	}
+	if v.Release() {
+		in.Release = v.Core()
+		return nil
+	}
+	in.Tags = slices.DeleteFunc(in.Tags, func(t string) bool { return t == "latest" })
+	msg := fmt.Sprintf("tags: latest is not attached by pre-release %s: only a release (no pre-release part) moves it", v.String())
+	if len(in.Tags) == 0 {
+		if len(p.ci.SHA) < 7 {
+			return inputErr("tags", "latest is not attached by pre-release %s, and no other tag was given or can be derived: give another tag", v.String())
 		}
 		in.Tags = []string{p.ci.SHA[:7]}
 		msg += "; tagged " + in.Tags[0] + " instead"
@@ -510,30 +547,37 @@ func parseBuildArgs(v string, getenv func(string) string) ([]BuildArg, error) {
 	return args, nil
 }
 
-func parseTags(v string, ci CI) ([]string, error) {
-	tags := splitList(v)
-	if len(tags) == 0 {
-		tags = ci.DefaultTags()
+// parseTags resolves the tags input for the CI's ref (plain tags, or
+// metadata-action's rule lines), else the default tags, and checks each.
+func parseTags(v string, ci CI) (tags.Resolved, error) {
+	res, err := tags.Resolve(v, ci.Ref())
+	if err != nil {
+		return tags.Resolved{}, inputErr("tags", "%v", err)
+	}
+	list := res.Tags
+	if len(list) == 0 {
+		list = ci.DefaultTags()
 	}
 	var out []string
-	for _, t := range tags {
+	for _, t := range list {
 		switch {
 		case strings.ContainsAny(t, ":/@"):
-			return nil, inputErr("tags", "%q is a reference, not a tag: give only the tag (the part after ':'); the registry and repository come from the other inputs", t)
-		case !tagRE.MatchString(t):
-			return nil, inputErr("tags", "%q is not a valid tag: use up to 128 letters, digits, _ . - not starting with . or -", t)
+			return tags.Resolved{}, inputErr("tags", "%q is a reference, not a tag: give only the tag (the part after ':'); the registry and repository come from the other inputs", t)
+		case !tags.Valid(t):
+			return tags.Resolved{}, inputErr("tags", "%q is not a valid tag: use up to 128 letters, digits, _ . - not starting with . or -", t)
 		}
 		if p, ok := cache.ReservedTagPrefix(t); ok {
-			return nil, inputErr("tags", "%q starts with %q, which ms-build reserves for its own cache references: choose another tag", t, p)
+			return tags.Resolved{}, inputErr("tags", "%q starts with %q, which ms-build reserves for its own cache references: choose another tag", t, p)
 		}
 		if !slices.Contains(out, t) {
 			out = append(out, t)
 		}
 	}
 	if len(out) == 0 {
-		return nil, inputErr("tags", "none given and none can be derived (no commit sha found): give at least one tag")
+		return tags.Resolved{}, inputErr("tags", "none given and none can be derived (no commit sha found): give at least one tag")
 	}
-	return out, nil
+	res.Tags = out
+	return res, nil
 }
 
 // splitList splits a value given one item a line or comma separated.

@@ -111,7 +111,7 @@ func TestRepositoryFromCI(t *testing.T) {
 			want: Repo{Title: "App Server", Description: "line one\nline two", URL: "https://gitlab.example.com/acme/app"}, version: "feature-x"},
 		{name: "gitlab name only", host: gitLabHost(map[string]string{"CI_PROJECT_NAME": "app"}), want: Repo{Title: "app"}, version: "main"},
 		{name: "laptop with an origin holding a token", host: Host{Getenv: func(string) string { return "" },
-			Git:    func() (string, string) { return "4f2b9b6e0d4c3a2a1f8c7e6d5b4a39281706f5e4", "main" },
+			Git:    func() Checkout { return Checkout{SHA: "4f2b9b6e0d4c3a2a1f8c7e6d5b4a39281706f5e4", Branch: "main"} },
 			Origin: func() string { return "https://x-access-token:ghs_SECRET@github.com/acme/app.git\n" }},
 			want: Repo{Title: "app", URL: "https://github.com/acme/app"}, version: "main"},
 		{name: "laptop without git", host: Host{Getenv: func(string) string { return "" }}},

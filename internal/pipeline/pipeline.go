@@ -72,6 +72,12 @@ type Input struct {
 
 	Commit Commit
 
+	// Release is the semantic version (1.4.2) the run releases, when latest
+	// is among Tags because of it: latest is attached only when no higher
+	// release is in the repository (a backport of an older line leaves it
+	// where it is). "" attaches latest, when asked, as any other tag.
+	Release string
+
 	// Notices are the front end's, said as the run starts.
 	Notices []string
 }

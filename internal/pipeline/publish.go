@@ -17,6 +17,7 @@ import (
 	"github.com/org/ms-build-action/internal/cache"
 	"github.com/org/ms-build-action/internal/registry"
 	"github.com/org/ms-build-action/internal/retry"
+	"github.com/org/ms-build-action/internal/tags"
 )
 
 // repo is the repository the run pushes to.
@@ -32,6 +33,11 @@ type repo struct {
 	took  time.Duration // how long prepare took, beside the build
 	// missing: the skip's lookup found no repository.
 	missing bool
+	// tagged is the repository's tags as prepare listed them (none in a
+	// repository the run created), for the latest decision; listed tells
+	// that they are known.
+	tagged []registry.Tag
+	listed bool
 }
 
 // connect logs in to the registry (the restore and the build may pull from
@@ -103,6 +109,7 @@ func (r *run) prepare(ctx context.Context) error {
 		} else {
 			r.Log.Infof("Set its lifecycle policy: build caches and skip records expire after %d days; release tags are never touched", r.in.CacheRetention)
 		}
+		r.repo.listed = true // a new repository holds no release
 		return nil
 	}
 	r.sweep(ctx)
@@ -137,6 +144,7 @@ func (r *run) sweep(ctx context.Context) {
 		}
 		return
 	}
+	r.repo.tagged, r.repo.listed = tags, true
 	for _, t := range tags {
 		if !strings.HasPrefix(t.Name, cache.StagingTagPrefix) {
 			continue
@@ -643,7 +651,7 @@ func (r *run) checkSize() error {
 // attached before it.
 func (r *run) attach(ctx context.Context, have map[string]registry.Manifest) error {
 	var attached []string
-	for _, tag := range r.in.Tags {
+	for _, tag := range r.requested(ctx) {
 		if m, ok := have[tag]; ok && m.Digest() == r.pushed.digest {
 			attached = append(attached, tag)
 			r.tags = append(r.tags, r.repo.ref+":"+tag)
@@ -661,6 +669,37 @@ func (r *run) attach(ctx context.Context, have map[string]registry.Manifest) err
 		r.Log.Infof("Tagged %s:%s", r.repo.ref, tag)
 	}
 	return nil
+}
+
+// requested is the tags to attach: those asked for, less latest when the
+// run releases a version (Input.Release) and the repository holds a higher
+// release, so that a backport of an older line does not take latest from
+// the newest. The repository's tags are those prepare listed beside the
+// build; a skip lists them here, once. When they cannot be listed, latest
+// is not moved: a run again decides.
+func (r *run) requested(ctx context.Context) []string {
+	v, ok := tags.ParseVersion(r.in.Release)
+	if !ok || !slices.Contains(r.in.Tags, "latest") {
+		return r.in.Tags
+	}
+	without := slices.DeleteFunc(slices.Clone(r.in.Tags), func(t string) bool { return t == "latest" })
+	listed := r.repo.tagged
+	if !r.repo.listed {
+		var err error
+		if listed, err = r.Publisher.Tagged(ctx); err != nil {
+			r.warn("tags: latest was not moved: listing the repository's releases to see whether %s is the highest: %v; run again to move it", v.Core(), err)
+			return without
+		}
+	}
+	names := make([]string, len(listed))
+	for i, t := range listed {
+		names[i] = t.Name
+	}
+	if higher := tags.Higher(v, r.in.Tags, names); higher != "" {
+		r.Log.Note(Note{Level: Notice, Message: fmt.Sprintf("tags: latest was not moved: release %s is not the repository's highest (it holds %s), so latest stays on the newest release", v.Core(), higher)})
+		return without
+	}
+	return r.in.Tags
 }
 
 // record marks the pushed image with its skip key, and makes it the branch's
