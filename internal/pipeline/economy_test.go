@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -181,6 +182,25 @@ func TestImmutableWithExclusion(t *testing.T) {
 	}
 	if got := e.reg.digestOf("v1"); got != first.res.Digest {
 		t.Errorf("v1 moved to %s in an immutable repository", got)
+	}
+
+	// A second patch release with floating tags: 1.2 cannot move, and the
+	// run says so before it attaches 1.2.5 or moves latest.
+	v1, err := e.reg.Manifest(t.Context(), "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reg.Put(t.Context(), "1.2", v1); err != nil { // as release 1.2.4 left it
+		t.Fatal(err)
+	}
+	before := e.reg.digestOf("latest")
+	o = e.run(t.Context(), nil, e.input(func(in *pipeline.Input) { in.Tags = []string{"1.2.5", "latest", "1.2"} }))
+	var ie *pipeline.InputError
+	if !errors.As(o.err, &ie) || ie.Input != "tags" || !strings.Contains(ie.Msg, "1.2 already point") || !strings.Contains(ie.Msg, "no tag was attached") {
+		t.Errorf("Run() moving 1.2 in an immutable repository = %v, want an input error on tags naming 1.2", o.err)
+	}
+	if e.reg.digestOf("1.2.5") != "" || e.reg.digestOf("latest") != before {
+		t.Errorf("a run that could not move 1.2 attached 1.2.5 (%q) or moved latest; err %v; log:\n%s", e.reg.digestOf("1.2.5"), o.err, o.log.text())
 	}
 }
 

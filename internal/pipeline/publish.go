@@ -650,8 +650,15 @@ func (r *run) checkSize() error {
 // image already is left as it is. When one fails, the error says which were
 // attached before it.
 func (r *run) attach(ctx context.Context, have map[string]registry.Manifest) error {
+	if have == nil {
+		have = r.found // where the skip's lookup found the requested tags
+	}
+	want, err := r.attachOrder(r.requested(ctx), have)
+	if err != nil {
+		return err
+	}
 	var attached []string
-	for _, tag := range r.requested(ctx) {
+	for _, tag := range want {
 		if m, ok := have[tag]; ok && m.Digest() == r.pushed.digest {
 			attached = append(attached, tag)
 			r.tags = append(r.tags, r.repo.ref+":"+tag)
@@ -669,6 +676,39 @@ func (r *run) attach(ctx context.Context, have map[string]registry.Manifest) err
 		r.Log.Infof("Tagged %s:%s", r.repo.ref, tag)
 	}
 	return nil
+}
+
+// attachOrder orders the tags to attach so that a tag that must move from
+// another image comes first: in a repository whose tags are immutable, that
+// is where attaching fails, and it then fails before any new tag is
+// attached. A move the repository is known to refuse fails the run before
+// anything is attached.
+func (r *run) attachOrder(want []string, have map[string]registry.Manifest) ([]string, error) {
+	moves := func(tag string) bool {
+		m, ok := have[tag]
+		return ok && m.Digest() != r.pushed.digest
+	}
+	var refused []string
+	for _, tag := range want {
+		if moves(tag) && !r.repo.info.Mutable(tag) {
+			refused = append(refused, tag)
+		}
+	}
+	if len(refused) > 0 {
+		return nil, &InputError{Input: "tags", Msg: fmt.Sprintf("%s already point at another image in %s, whose tags are immutable: no tag was attached; drop the tags (or rules) that move, or let them move (an exclusion filter on the repository's tag immutability, or mutable tags)",
+			strings.Join(refused, ", "), r.in.Repository)}
+	}
+	out := slices.Clone(want)
+	slices.SortStableFunc(out, func(a, b string) int {
+		switch ma, mb := moves(a), moves(b); {
+		case ma && !mb:
+			return -1
+		case mb && !ma:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
 }
 
 // requested is the tags to attach: those asked for, less latest when the
