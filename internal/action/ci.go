@@ -251,8 +251,15 @@ func detectGitHub(h Host) CI {
 	// head branch (GITHUB_HEAD_REF) is chosen by its author, in a fork too,
 	// and may be named as any branch of the repository, main included; and
 	// pull_request_target and workflow_run run with the base branch's ref.
-	if slices.Contains(pullRequestEvents, c.Event) || strings.HasPrefix(ref, "refs/pull/") {
+	// A comment on a pull request runs with the default branch's ref, but
+	// its workflow is there to act on the pull request (check out its head,
+	// build it): one, for trust.
+	commentOnPull := c.Event == "issue_comment" && len(ev.Issue.PullRequest) > 0 && string(ev.Issue.PullRequest) != "null"
+	if slices.Contains(pullRequestEvents, c.Event) || strings.HasPrefix(ref, "refs/pull/") || commentOnPull {
 		c.PullRequest = pullNumber(ref, ev.Number, ev.PullRequest.Number)
+		if commentOnPull && ev.Issue.Number > 0 {
+			c.PullRequest = strconv.Itoa(ev.Issue.Number)
+		}
 		if c.PullRequest == "" && len(ev.WorkflowRun.PullRequests) > 0 {
 			c.PullRequest = strconv.Itoa(ev.WorkflowRun.PullRequests[0].Number)
 		}
@@ -280,6 +287,10 @@ type githubEvent struct {
 	PullRequest struct {
 		Number int `json:"number"`
 	} `json:"pull_request"`
+	Issue struct {
+		Number      int             `json:"number"`
+		PullRequest json.RawMessage `json:"pull_request"` // present on a pull request's issue
+	} `json:"issue"`
 	WorkflowRun struct {
 		PullRequests []struct {
 			Number int `json:"number"`

@@ -148,6 +148,31 @@ func TestDetectCITrust(t *testing.T) {
 			tags: []string{"4f2b9b6"}, kind: "workflow_run run (it may act on a pull request's work)",
 		},
 		{
+			// A comment on a pull request runs on the default branch's
+			// ref, to act on the pull request.
+			name: "github issue_comment on a pull request",
+			host: gitHubHost(map[string]string{"GITHUB_EVENT_NAME": "issue_comment", "GITHUB_REF_PROTECTED": "true"},
+				`{"issue":{"number":31,"pull_request":{"url":"https://api.github.com/repos/acme/app/pulls/31"}},"repository":{"default_branch":"main"}}`),
+			want: facts{PullRequest: "31", Event: "issue_comment"},
+			tags: []string{"4f2b9b6"}, kind: "pull request 31",
+		},
+		{
+			name: "github issue_comment on an issue",
+			host: gitHubHost(map[string]string{"GITHUB_EVENT_NAME": "issue_comment", "GITHUB_REF_PROTECTED": "true"},
+				`{"issue":{"number":32,"pull_request":null},"repository":{"default_branch":"main"}}`),
+			want: facts{Branch: "main", Event: "issue_comment", Protected: true}, trusted: true, latest: true,
+			tags: []string{"4f2b9b6", "latest"}, kind: "default branch main",
+		},
+		{
+			// A merge queue's branch is neither the default branch nor
+			// protected.
+			name: "github merge_group",
+			host: gitHubHost(map[string]string{"GITHUB_EVENT_NAME": "merge_group", "GITHUB_REF": "refs/heads/gh-readonly-queue/main/pr-31-0123abc",
+				"GITHUB_REF_NAME": "gh-readonly-queue/main/pr-31-0123abc"}, `{"repository":{"default_branch":"main"}}`),
+			want: facts{Branch: "gh-readonly-queue/main/pr-31-0123abc", Event: "merge_group"},
+			tags: []string{"4f2b9b6"}, kind: "unprotected branch gh-readonly-queue/main/pr-31-0123abc",
+		},
+		{
 			name: "github push of a protected tag",
 			host: gitHubHost(map[string]string{"GITHUB_REF": "refs/tags/v1.2.0", "GITHUB_REF_NAME": "v1.2.0", "GITHUB_REF_TYPE": "tag", "GITHUB_REF_PROTECTED": "true"}, ""),
 			want: facts{Tag: "v1.2.0", Event: "push", Protected: true}, trusted: true, latest: true,
