@@ -282,22 +282,35 @@ func (r *Registry) Lookup(ctx context.Context, tags []string) (map[string]regist
 // maxPage is the most images ECR lists in one answer.
 const maxPage = 1000
 
+// maxPages bounds the pages Tagged reads: 20,000 tagged images.
+const maxPages = 20
+
 // Tagged lists the repository's tags with when their images were pushed:
-// the first page of DescribeImages over tagged images (up to 1000 images).
+// DescribeImages over tagged images, page by page (each up to 1000 images),
+// at most maxPages pages.
 func (r *Registry) Tagged(ctx context.Context) ([]registry.Tag, error) {
-	out, err := r.api.DescribeImages(ctx, &ecr.DescribeImagesInput{
-		RegistryId:     r.id,
-		RepositoryName: aws.String(r.repo),
-		Filter:         &types.DescribeImagesFilter{TagStatus: types.TagStatusTagged},
-		MaxResults:     aws.Int32(maxPage),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing the tags of %s: %w", r.repo, err)
-	}
-	var tags []registry.Tag
-	for _, d := range out.ImageDetails {
-		for _, t := range d.ImageTags {
-			tags = append(tags, registry.Tag{Name: t, Digest: aws.ToString(d.ImageDigest), PushedAt: aws.ToTime(d.ImagePushedAt)})
+	var (
+		tags  []registry.Tag
+		token *string
+	)
+	for page := 0; page < maxPages; page++ {
+		out, err := r.api.DescribeImages(ctx, &ecr.DescribeImagesInput{
+			RegistryId:     r.id,
+			RepositoryName: aws.String(r.repo),
+			Filter:         &types.DescribeImagesFilter{TagStatus: types.TagStatusTagged},
+			MaxResults:     aws.Int32(maxPage),
+			NextToken:      token,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing the tags of %s: %w", r.repo, err)
+		}
+		for _, d := range out.ImageDetails {
+			for _, t := range d.ImageTags {
+				tags = append(tags, registry.Tag{Name: t, Digest: aws.ToString(d.ImageDigest), PushedAt: aws.ToTime(d.ImagePushedAt)})
+			}
+		}
+		if token = out.NextToken; token == nil {
+			break
 		}
 	}
 	return tags, nil

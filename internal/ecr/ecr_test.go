@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +254,35 @@ func TestMissingRepositoryHoldsNothing(t *testing.T) {
 	}
 	if _, err := r.Manifest(t.Context(), "buildcache-0123"); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("Manifest() = %v, want ErrNotFound", err)
+	}
+}
+
+// TestTaggedReadsEveryPage: the tags come from every page DescribeImages
+// gives, up to maxPages, so that a repository of more than a page of images
+// still shows its highest release.
+func TestTaggedReadsEveryPage(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	f := &fake{images: func(in *ecr.DescribeImagesInput) (*ecr.DescribeImagesOutput, error) {
+		calls++
+		if calls > 1 && aws.ToString(in.NextToken) != "page"+strconv.Itoa(calls-1) {
+			t.Errorf("call %d: nextToken %q", calls, aws.ToString(in.NextToken))
+		}
+		out := &ecr.DescribeImagesOutput{ImageDetails: []types.ImageDetail{{ImageDigest: aws.String("sha256:" + strings.Repeat(strconv.Itoa(calls%10), 64)), ImageTags: []string{"t" + strconv.Itoa(calls)}}}}
+		if calls < 3 {
+			out.NextToken = aws.String("page" + strconv.Itoa(calls))
+		}
+		return out, nil
+	}}
+	tags, err := New(f, "", "team/app").Tagged(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tg := range tags {
+		names = append(names, tg.Name)
+	}
+	if diff := cmp.Diff([]string{"t1", "t2", "t3"}, names); diff != "" || calls != 3 {
+		t.Errorf("%d calls; tags (-want +got):\n%s", calls, diff)
 	}
 }

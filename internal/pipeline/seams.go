@@ -56,8 +56,8 @@ type Publisher interface {
 	// without a login; a tag that points at nothing is absent from the map.
 	// A missing repository is ErrNotFound and ErrRepositoryMissing.
 	Lookup(ctx context.Context, tags []string) (map[string]registry.Manifest, error)
-	// Tagged lists the repository's tags with when their images were pushed,
-	// in one request: it may stop short of the whole list.
+	// Tagged lists the repository's tags with when their images were pushed
+	// (page by page: ECR's adapter stops after 20,000 images).
 	Tagged(ctx context.Context) ([]registry.Tag, error)
 	// Put stores a manifest under a tag: no blob moves. A tag that already
 	// points at the manifest is left as it is (immutable repositories).
