@@ -166,7 +166,7 @@ func TestLabelsOnTheCommandLine(t *testing.T) {
 	if !strings.Contains(r.stderr, "Annotated the image") {
 		t.Error("the run did not publish the annotated manifest")
 	}
-	id := regexp.MustCompile(`image-id: +(sha256:[0-9a-f]{64})`).FindStringSubmatch(r.stderr)
+	id := regexp.MustCompile(`Image id: +(sha256:[0-9a-f]{64})`).FindStringSubmatch(r.stderr)
 	if id == nil {
 		t.Fatalf("no image-id in the report")
 	}
