@@ -44,8 +44,7 @@ func (r *run) build(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			r.annotateStep(err)
-			return fmt.Errorf("building stage %s: %w", bs.Ref(), err)
+			return r.buildFailed("stage "+bs.Ref(), err)
 		}
 		id := r.buildImage.ID
 		r.bg.start(ctx, func(ctx context.Context) { r.storeCache(ctx, id) })
@@ -83,8 +82,7 @@ func (r *run) build(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		r.annotateStep(err)
-		return fmt.Errorf("building target %s: %w", r.plan.target.Ref(), err)
+		return r.buildFailed("target "+r.plan.target.Ref(), err)
 	}
 	r.Log.Infof("Built %s (%s uncompressed)", r.image.ID, units.HumanSize(float64(r.image.Size)))
 
