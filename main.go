@@ -14,9 +14,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,11 +42,52 @@ import (
 
 // version and commit are set at release time with -ldflags
 // "-X main.version=v1.2.3 -X main.commit=<the released commit>";
-// scripts/action-binary checks that a release binary reports both.
+// scripts/action-binary checks that a release binary reports both. When it
+// builds the action from source it sets version alone.
 var (
 	version = "dev"
 	commit  = ""
 )
+
+// versionString says what ran: the version set at build time, else the
+// module's version (go install ...@v1.2.3), else the commit the Go build
+// recorded from its git checkout: "dev (3f2a1bc4e5f6, 2026-11-28T10:00:00Z,
+// modified)".
+func versionString(v string, read func() (*debug.BuildInfo, bool)) string {
+	if v != "dev" {
+		return v
+	}
+	bi, ok := read()
+	if !ok {
+		return v
+	}
+	if mv := bi.Main.Version; mv != "" && mv != "(devel)" && !strings.Contains(mv, "+dirty") && bi.Main.Sum != "" {
+		return mv
+	}
+	var rev, at string
+	modified := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return v + " (no revision recorded: built without git, or with -buildvcs=false)"
+	}
+	details := []string{rev[:min(12, len(rev))]}
+	if at != "" {
+		details = append(details, at)
+	}
+	if modified {
+		details = append(details, "modified")
+	}
+	return v + " (" + strings.Join(details, ", ") + ")"
+}
 
 func main() {
 	// GitHub cancels a step with SIGINT, then SIGTERM; GitLab with SIGTERM.
@@ -90,16 +134,19 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, st
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "ms-build: %s\nRun 'ms-build --help' for the flags.\n", ue.msg)
+		fmt.Fprintf(stderr, "error: %s\n", ue.msg)
 		return 2
 	case ctx.Err() != nil:
 		rep.Annotate(action.Annotation{Level: action.Error, Message: "cancelled: " + err.Error()})
 		return 1
 	}
-	rep.Annotate(action.Annotation{Level: action.Error, Message: err.Error() + hint(err, getenv)})
+	a := action.Annotation{Level: action.Error, Message: err.Error() + hint(err, getenv)}
+	var de *pipeline.DockerfileError
+	if errors.As(err, &de) {
+		a.Title, a.File, a.Line = "Dockerfile", de.File, de.Line
+	}
+	rep.Annotate(a)
 	return 1
 }
 
@@ -124,8 +171,24 @@ func hint(err error, getenv func(string) string) string {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, ci action.CI, rep action.Reporter, stdout, stderr io.Writer) error {
-	in, ci, err := parseCommandLine(args, getenv, ci, stdout, stderr)
-	if in == nil || err != nil {
+	flags, err := parseCommandLine(args, stdout)
+	if flags == nil || err != nil {
+		return err
+	}
+	rep.Infof("ms-build %s", versionText())
+	env, err := action.FromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	raw := action.Merge(env, flags)
+	if ci.Provider == action.Local {
+		// Outside CI, the commit, branch and tags come from git in the
+		// build context's checkout.
+		dir := strings.TrimSpace(raw["context"])
+		ci = action.DetectCI(action.Host{Getenv: getenv, Git: func() action.Checkout { return gitCheckout(dir) }, Origin: func() string { return gitOrigin(dir) }})
+	}
+	in, err := action.Parse(raw, action.Environment{Getenv: getenv, CI: ci})
+	if err != nil {
 		return err
 	}
 	maskSecrets(in, rep)
@@ -157,46 +220,88 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 	return report(rep, in, res, err)
 }
 
-// parseCommandLine reads the flags and the inputs. It returns no inputs
-// when the command was done (version, help). Outside CI, the commit, branch
-// and tags come from git in the build context's checkout.
-func parseCommandLine(args []string, getenv func(string) string, ci action.CI, stdout, stderr io.Writer) (*action.Inputs, action.CI, error) {
+// parseCommandLine reads the flags: the inputs set on the command line. It
+// returns none when the command was done (version, help). A command line
+// that cannot be run is a *usageError of one line, which says what to type.
+func parseCommandLine(args []string, stdout io.Writer) (map[string]string, error) {
 	fs := flag.NewFlagSet("ms-build", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // the errors are ours: one line, with flags as they are typed
 	flags := action.Flags(fs)
-	fs.Usage = func() { usage(fs, stderr) }
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() {}
+	if err := checkFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil, ci, err
+			usage(stdout)
+			return nil, nil
 		}
-		return nil, ci, &usageError{msg: err.Error()}
+		return nil, err
 	}
-	switch fs.Arg(0) {
+	if err := fs.Parse(args); err != nil {
+		return nil, &usageError{msg: err.Error() + helpPointer}
+	}
+	switch a := fs.Arg(0); a {
 	case "":
 	case "version":
-		if commit != "" {
-			fmt.Fprintln(stdout, "ms-build", version, "commit", commit)
-		} else {
-			fmt.Fprintln(stdout, "ms-build", version)
-		}
-		return nil, ci, nil
+		fmt.Fprintln(stdout, "ms-build", versionText())
+		return nil, nil
 	case "help":
-		usage(fs, stdout)
-		return nil, ci, nil
+		usage(stdout)
+		return nil, nil
+	case "true", "false":
+		// The flag package stops at a boolean flag's separate value
+		// (--push false): a boolean takes its value with =.
+		if name := strings.TrimLeft(args[len(args)-fs.NArg()-1], "-"); action.IsBoolFlag(name) {
+			return nil, &usageError{msg: fmt.Sprintf("--%s takes its value with '=': --%s=%s", name, name, a)}
+		}
+		fallthrough
 	default:
-		return nil, ci, &usageError{msg: fmt.Sprintf("unknown command %q: ms-build takes flags, or 'version'", fs.Arg(0))}
+		return nil, &usageError{msg: fmt.Sprintf("unknown command %q: ms-build takes flags, or 'version' or 'help'", fs.Arg(0)) + helpPointer}
 	}
-	env, err := action.FromEnv(getenv)
-	if err != nil {
-		return nil, ci, err
+	return flags(), nil
+}
+
+// printable is a word from the command line as an error can show it: on
+// one line, not too long.
+func printable(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
 	}
-	raw := action.Merge(env, flags())
-	if ci.Provider == action.Local {
-		dir := strings.TrimSpace(raw["context"])
-		ci = action.DetectCI(action.Host{Getenv: getenv, Git: func() action.Checkout { return gitCheckout(dir) }, Origin: func() string { return gitOrigin(dir) }})
+	if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsGraphic(r) || unicode.IsSpace(r) }) {
+		return strconv.Quote(s)
 	}
-	in, err := action.Parse(raw, action.Environment{Getenv: getenv, CI: ci})
-	return in, ci, err
+	return s
+}
+
+const helpPointer = " (ms-build --help lists the flags)"
+
+// checkFlags reads the flags as the flag package will, to answer a flag it
+// does not know, or one left without its value, in the CLI's words:
+// "unknown flag --contxt: did you mean --context?". It returns flag.ErrHelp
+// for -h and --help.
+func checkFlags(fs *flag.FlagSet, args []string) error {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || len(a) < 2 || a[0] != '-' {
+			return nil // the flags end here
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(name)
+		switch {
+		case name == "h" || name == "help":
+			return flag.ErrHelp
+		case f == nil:
+			msg := "unknown flag --" + printable(name)
+			if match, ok := action.ClosestFlag(name); ok {
+				msg += fmt.Sprintf(": did you mean --%s?", match)
+			}
+			return &usageError{msg: msg + helpPointer}
+		case hasValue || action.IsBoolFlag(name):
+		case i+1 == len(args):
+			return &usageError{msg: fmt.Sprintf("--%s needs a value: --%s=VALUE", name, name)}
+		default:
+			i++ // its value
+		}
+	}
+	return nil
 }
 
 // report publishes the run's outputs and summary. A failed run reports its
@@ -524,18 +629,19 @@ func ecrRetryer() aws.Retryer {
 	})
 }
 
-func usage(fs *flag.FlagSet, w io.Writer) {
+func usage(w io.Writer) {
 	fmt.Fprintf(w, `ms-build builds a multi-stage Dockerfile with BuildKit and pushes the runtime image to Amazon ECR.
 
 Usage:
   ms-build [flags]          build and push (inputs also come from INPUT_<NAME> variables)
   ms-build --dry-run        build and push to an embedded registry: no AWS account needed
   ms-build version          print the version
+  ms-build help             print this help (also --help, -h)
 
-Flags (the same names as the GitHub Action's and the GitLab component's inputs):
+Flags (the same names as the GitHub Action's and the GitLab component's inputs;
+a value follows '=', as in --push=false):
 `)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
+	action.PrintFlags(w)
 	fmt.Fprintf(w, `
 Exit codes: 0 done, 1 failed, 2 usage.
 `)
@@ -562,6 +668,15 @@ func gitCheckout(dir string) action.Checkout {
 		c.Tags = strings.Fields(out)
 	}
 	return c
+}
+
+// versionText says what runs: a release's version and commit, else the
+// version and revision the build recorded.
+func versionText() string {
+	if commit != "" {
+		return version + " commit " + commit
+	}
+	return versionString(version, debug.ReadBuildInfo)
 }
 
 // gitOrigin asks git for the origin remote's URL on a laptop; no git or no

@@ -485,8 +485,8 @@ exit 1
 	if err != nil || !strings.Contains(log, "Building ms-build from source") {
 		t.Fatalf("branch ref: %v\n%s", err, log)
 	}
-	if v, err := exec.Command(strings.TrimPrefix(got, "path="), "version").Output(); err != nil || !strings.HasPrefix(string(v), "ms-build ") {
-		t.Errorf("the binary built from source does not run: %v %q", err, v)
+	if v, err := exec.Command(strings.TrimPrefix(got, "path="), "version").Output(); err != nil || !strings.HasPrefix(string(v), "ms-build main") {
+		t.Errorf("the binary built from source does not run or say its ref: %v %q", err, v)
 	}
 	t.Logf("branch ref: built from source in %v (with this machine's Go build cache)", took)
 

@@ -99,9 +99,9 @@ func TestBadInput(t *testing.T) {
 		{name: "Dockerfile missing file for COPY", files: map[string]string{"Dockerfile": "FROM msb-test/sdk:1 AS build\nWORKDIR /src\nCOPY missing.txt ./\nFROM msb-test/busybox:1\nCOPY --from=build /src /src\n"}, inputs: map[string]string{"push": "false"}, engine: true, input: "", want: "missing.txt", line: 3},
 		{name: "empty Dockerfile", files: map[string]string{"Dockerfile": "# nothing\n"}, input: "", want: "Dockerfile"},
 		// The command line.
-		{name: "unknown flag", args: []string{"--no-such-flag"}, code: 2, want: "flag provided but not defined: -no-such-flag"},
+		{name: "unknown flag", args: []string{"--no-such-flag"}, code: 2, want: "unknown flag --no-such-flag (ms-build --help lists the flags)"},
 		{name: "stray argument", args: []string{"build"}, code: 2, want: `unknown command "build"`},
-		{name: "flag without value", args: []string{"--repository"}, code: 2, want: "flag needs an argument: -repository"},
+		{name: "flag without value", args: []string{"--repository"}, code: 2, want: "--repository needs a value: --repository=VALUE"},
 		{name: "flag not a boolean", args: []string{"--push=maybe"}, input: "push", want: "use true or false"},
 		{name: "flag bad tags", args: []string{"--tags", "a b"}, input: "tags", want: "not a valid tag"},
 		{name: "flag bad label", args: []string{"--labels", "a=1", "--labels", "a=2"}, input: "labels", want: "a is given twice"},

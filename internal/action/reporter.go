@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"strings"
 	"sync"
 
@@ -163,23 +164,29 @@ func (p *Plain) Annotate(a Annotation) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clearStatus()
+	a.Message = FlagWording(a.Message) // the CLI's advice names flags
 	fmt.Fprintln(p.stderr, plainAnnotation(a, p.m.redact))
 }
 
 // plainAnnotation renders an annotation as one line (more when the message
-// has several), every field redacted and escaped.
+// has several), every field redacted and escaped: "error: " and the message,
+// after the file and line it points at ("error: Dockerfile:3: ..."), as a
+// compiler does. A title that only names the file is left out.
 func plainAnnotation(a Annotation, redact escapeFunc) string {
 	a.Title, a.File = oneLine(redact(a.Title)), oneLine(redact(a.File))
 	a.Message = escapeText(true)(redact(a.Message))
 	var b strings.Builder
-	b.WriteString(a.Level.String())
+	b.WriteString(a.Level.String() + ": ")
 	if a.File != "" {
-		fmt.Fprintf(&b, " %s", a.File)
+		b.WriteString(a.File)
 		if a.Line > 0 {
 			fmt.Fprintf(&b, ":%d", a.Line)
 		}
+		b.WriteString(": ")
+		if strings.HasPrefix(path.Base(a.File), a.Title) {
+			a.Title = ""
+		}
 	}
-	b.WriteString(": ")
 	if a.Title != "" {
 		b.WriteString(a.Title + ": ")
 	}

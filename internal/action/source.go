@@ -3,9 +3,12 @@ package action
 import (
 	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/moby/buildkit/util/suggest"
 )
 
 // EnvName is the environment variable an input is read from: INPUT_ and the
@@ -61,7 +64,7 @@ var repeatable = []string{"labels", "annotations"}
 func Flags(fs *flag.FlagSet) func() map[string]string {
 	vals := make(map[string]*flagValue, len(Specs))
 	for _, s := range Specs {
-		v := &flagValue{s: s.Default, isBool: s.Default == "true" || s.Default == "false", lines: slices.Contains(repeatable, s.Name)}
+		v := &flagValue{s: s.Default, isBool: s.isBool(), lines: slices.Contains(repeatable, s.Name)}
 		vals[s.Name] = v
 		fs.Var(v, s.Name, s.Usage)
 	}
@@ -99,4 +102,46 @@ func Merge(base, over map[string]string) map[string]string {
 	maps.Copy(out, base)
 	maps.Copy(out, over)
 	return out
+}
+
+func (s Spec) isBool() bool { return s.Default == "true" || s.Default == "false" }
+
+// IsBoolFlag tells an input that is a flag of its own (--dry-run), whose
+// value can be given only with = (--push=false).
+func IsBoolFlag(name string) bool {
+	for _, s := range Specs {
+		if s.Name == name {
+			return s.isBool()
+		}
+	}
+	return false
+}
+
+// ClosestFlag is the input name nearest a mistyped one (contxt: context).
+func ClosestFlag(name string) (string, bool) {
+	names := make([]string, len(Specs))
+	for i, s := range Specs {
+		names[i] = s.Name
+	}
+	return suggest.Search(name, names, false)
+}
+
+// PrintFlags lists the flags as they are written on a command line:
+// --name=VALUE, and a boolean as the value that changes it (--push=false,
+// --dry-run), each with its default.
+func PrintFlags(w io.Writer) {
+	for _, s := range Specs {
+		form := "--" + s.Name + "=VALUE"
+		switch s.Default {
+		case "true":
+			form = "--" + s.Name + "=false"
+		case "false":
+			form = "--" + s.Name
+		}
+		usage := FlagWording(s.Usage)
+		if s.Default != "" && !strings.Contains(usage, "(default") {
+			usage += " (default " + s.Default + ")"
+		}
+		fmt.Fprintf(w, "  %s\n      %s\n", form, usage)
+	}
 }

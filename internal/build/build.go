@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -101,6 +102,11 @@ type StepError struct {
 }
 
 func (e *StepError) Error() string { return fmt.Sprintf("step %s failed: %s", e.Step, e.Msg) }
+
+// ErrNoBridge is a RUN step that asked the engine for its default network,
+// the bridge, on an engine that has none (dockerd --bridge=none): no step's
+// fault, and the same for every RUN step.
+var ErrNoBridge = errors.New("the Docker engine has no bridge network for RUN steps")
 
 // ResolveError is a build that failed before any step ran, resolving an
 // image it pulls (FROM, COPY --from, RUN --mount=from). Err wraps

@@ -44,8 +44,7 @@ func (r *run) build(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			r.annotateStep(err)
-			return fmt.Errorf("building stage %s: %w", r.plan.df.Title(bs), err)
+			return r.buildFailed("stage "+r.plan.df.Title(bs), err)
 		}
 		id := r.buildImage.ID
 		r.bg.start(ctx, func(ctx context.Context) { r.storeCache(ctx, id) })
@@ -90,8 +89,7 @@ func (r *run) buildRuntime(ctx context.Context, base build.Spec, sizeStage func(
 		return err
 	})
 	if err != nil {
-		r.annotateStep(err)
-		return fmt.Errorf("building target %s: %w", title, err)
+		return r.buildFailed("target "+title, err)
 	}
 	r.Log.Infof("Built %s (%s uncompressed)", r.image.ID, units.HumanSize(float64(r.image.Size)))
 	if sizeStage != nil {

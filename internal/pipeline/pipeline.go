@@ -349,13 +349,38 @@ func cleanup(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 }
 
-// annotateStep points a failed step at its Dockerfile line.
-func (r *run) annotateStep(err error) {
+// DockerfileError is a failure at a line of the Dockerfile: a syntax error,
+// or a step that failed. The front end reports it once, pointing at the line.
+type DockerfileError struct {
+	File string // as annotations name it: relative to the workspace
+	Line int
+	Msg  string // what is wrong there; "" for Err's message
+	Err  error
+}
+
+func (e *DockerfileError) Error() string {
+	if e.Msg != "" {
+		return e.Msg
+	}
+	return e.Err.Error()
+}
+
+func (e *DockerfileError) Unwrap() error { return e.Err }
+
+// buildFailed is the error of a failed build of what: a failed step points
+// at its Dockerfile line; an engine with no bridge network is no line's
+// fault, and says which input avoids it.
+func (r *run) buildFailed(what string, err error) error {
+	if errors.Is(err, build.ErrNoBridge) {
+		return fmt.Errorf("building %s: %w: set network: none (or host)", what, err)
+	}
+	err = fmt.Errorf("building %s: %w", what, err)
 	var se *build.StepError
 	if !errors.As(err, &se) {
-		return
+		return err
 	}
 	if line, ok := r.plan.df.StepLine(se.Step); ok {
-		r.Log.Note(Note{Level: Error, Title: "Dockerfile", File: r.plan.dockerfilePath, Line: line, Message: fmt.Sprintf("%s failed: %s", se.Step, se.Msg)})
+		return &DockerfileError{File: r.plan.dockerfilePath, Line: line, Err: err}
 	}
+	return err
 }

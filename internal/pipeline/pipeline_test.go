@@ -453,14 +453,35 @@ func TestStepFailurePushesNothing(t *testing.T) {
 	if len(b.pushes) != 0 || len(e.reg.tagged()) != 0 {
 		t.Errorf("a failed build pushed %q; tags %q", b.pushes, e.reg.tagged())
 	}
-	found := false
+	// The failure is reported once, by the front end, at the step's line.
+	var de *pipeline.DockerfileError
+	if !errors.As(o.err, &de) || de.File != "Dockerfile" || de.Line != 6 || !strings.Contains(de.Error(), "RUN go build") {
+		t.Errorf("Run() = %#v, want a DockerfileError at the failing step's line 6", o.err)
+	}
 	for _, n := range o.log.notes {
-		if n.Level == pipeline.Error && n.File != "" && n.Line == 6 && strings.Contains(n.Message, "RUN go build") {
-			found = true
+		if n.Level == pipeline.Error {
+			t.Errorf("the run reported the failure itself too: %+v", n)
 		}
 	}
-	if !found {
-		t.Errorf("no error annotation on the failing step's line 6: %+v", o.log.notes)
+}
+
+// An engine without a bridge network fails the first RUN step on the default
+// network: the error names the engine and the input that avoids it, and
+// points at no Dockerfile line (the line is fine).
+func TestNoBridgeNamesTheNetworkInput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	b := newBuilder(e.reg)
+	b.buildFail = func(context.Context, build.Spec) error { return build.ErrNoBridge }
+	o := e.run(t.Context(), b, e.input())
+	if !errors.Is(o.err, build.ErrNoBridge) || !strings.HasSuffix(o.err.Error(), "has no bridge network for RUN steps: set network: none (or host)") {
+		t.Fatalf("Run() = %v, want the engine's missing bridge and what to set", o.err)
+	}
+	if de := new(pipeline.DockerfileError); errors.As(o.err, &de) {
+		t.Errorf("the error points at line %d of the Dockerfile, which is not at fault", de.Line)
+	}
+	if len(b.pushes) != 0 || len(e.reg.tagged()) != 0 {
+		t.Errorf("a failed build pushed %q; tags %q", b.pushes, e.reg.tagged())
 	}
 }
 
@@ -667,8 +688,12 @@ func TestDockerfileSyntaxErrorPointsAtItsLine(t *testing.T) {
 	if o.err == nil || len(o.b.builds) != 0 {
 		t.Fatalf("Run() = %v, built %q; want a failure before any build", o.err, o.b.targets())
 	}
-	if len(o.log.notes) == 0 || o.log.notes[0].Line != 2 || o.log.notes[0].File != "Dockerfile" {
-		t.Errorf("notes %+v, want an error on Dockerfile line 2", o.log.notes)
+	var de *pipeline.DockerfileError
+	if !errors.As(o.err, &de) || de.Line != 2 || de.File != "Dockerfile" || de.Error() != "unknown instruction: RUNN (did you mean RUN?)" {
+		t.Errorf("Run() = %#v, want a DockerfileError at line 2 saying what is wrong there", o.err)
+	}
+	if len(o.log.notes) != 0 {
+		t.Errorf("notes %+v: the front end reports the error, once", o.log.notes)
 	}
 }
 

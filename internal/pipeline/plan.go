@@ -45,7 +45,7 @@ func (r *run) makePlan() (plan, error) {
 	if err != nil {
 		var de *dockerfile.Error
 		if errors.As(err, &de) {
-			r.Log.Note(Note{Level: Error, Title: "Dockerfile", File: p.dockerfilePath, Line: de.Line, Message: de.Msg})
+			return p, &DockerfileError{File: p.dockerfilePath, Line: de.Line, Msg: de.Msg, Err: err}
 		}
 		return p, fmt.Errorf("reading %s: %w", p.dockerfilePath, err)
 	}
@@ -130,6 +130,11 @@ func checkPaths(in Input) error {
 		// docker executor's /builds/... for shell jobs too) bounds nothing.
 		if ws := in.Workspace; ws != "" && isDir(ws) && !within(ws, p.path) {
 			return &InputError{Input: p.input, Msg: fmt.Sprintf("%s is outside the workspace %s: give a path inside the checkout", p.path, ws)}
+		}
+	}
+	if in.File == "" {
+		if _, err := os.Lstat(filepath.Join(in.Context, "Dockerfile")); errors.Is(err, fs.ErrNotExist) {
+			return &InputError{Input: "file", Msg: fmt.Sprintf("%s does not exist (the default is the context's Dockerfile): set file to the Dockerfile's path", dockerfilePath(in))}
 		}
 	}
 	return nil

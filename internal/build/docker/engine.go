@@ -161,9 +161,20 @@ func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (bui
 		return build.Image{}, fmt.Errorf("the Docker engine at %s went away during the build: nothing was pushed; check the engine and run again (%v)", e.c.DaemonHost(), err)
 	}
 	if err != nil {
-		return build.Image{}, resolveFault(explainRefusal(err))
+		return build.Image{}, resolveFault(explainRefusal(noBridge(err)))
 	}
 	return e.Inspect(ctx, imageID)
+}
+
+// noBridge tells a step that failed for want of the engine's bridge
+// network (dockerd --bridge=none and a RUN step on the default network) as
+// build.ErrNoBridge: the engine's fault, not the step's.
+func noBridge(err error) error {
+	var se *build.StepError
+	if errors.As(err, &se) && strings.Contains(se.Msg, "network bridge not found") {
+		return build.ErrNoBridge
+	}
+	return err
 }
 
 // resolveFault marks a build that failed resolving an image it pulls,
