@@ -279,7 +279,7 @@ func (p progress) StepDone(s build.Step) {
 	p.steps.mu.Unlock()
 	switch {
 	case s.Err != "":
-		p.log.Section(fmt.Sprintf("FAILED %s", s.Name), append(s.Log, []byte("\n"+s.Err)...))
+		p.log.Section(fmt.Sprintf("FAILED %s", s.Name), s.Log) // its error is the run's, printed once
 	case again, internal(s), bookkeeping(s) && s.Duration() < time.Second:
 	case s.Cached:
 		p.log.Infof("CACHED %s", s.Name)
