@@ -91,9 +91,9 @@ func (j *journal) record(next http.Handler) http.Handler {
 			body = b
 			r.Body = io.NopCloser(bytes.NewReader(b))
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &StatusRecorder{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		if sw.status/100 != 2 {
+		if sw.Status/100 != 2 {
 			return
 		}
 		e := manifestEntry{Repository: p.Name, Reference: p.Ref, MediaType: r.Header.Get("Content-Type"), Body: body}
@@ -148,22 +148,29 @@ func (j *journal) applyLocked(method string, e manifestEntry) error {
 	return nil
 }
 
-// statusWriter notes the status a handler wrote.
-type statusWriter struct {
+// StatusRecorder remembers the status a handler answered with, and passes
+// everything on (flushes too, for handlers that stream).
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
+func (w *StatusRecorder) WriteHeader(code int) {
+	if w.Status == 0 {
+		w.Status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
+func (w *StatusRecorder) Write(b []byte) (int, error) {
+	if w.Status == 0 {
+		w.Status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *StatusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush passes a flush on.
+func (w *StatusRecorder) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }

@@ -19,15 +19,15 @@ import (
 // manifests are pushed (imagePushedAt). It never logs or returns a password.
 func (s *Server) Gate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &ociregistry.StatusRecorder{ResponseWriter: w}
 		s.gate(rec, r, next)
-		s.log.Debug("registry request", "method", r.Method, "path", r.URL.Path, "status", rec.status)
+		s.log.Debug("registry request", "method", r.Method, "path", r.URL.Path, "status", rec.Status)
 	})
 }
 
 // gate serves one request, answering itself or passing it to next; the int is for call sites that
 // answer and return in one statement.
-func (s *Server) gate(w *statusRecorder, r *http.Request, next http.Handler) int {
+func (s *Server) gate(w *ociregistry.StatusRecorder, r *http.Request, next http.Handler) int {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	if r.URL.Path != "/v2" && !strings.HasPrefix(r.URL.Path, "/v2/") {
 		return ociregistry.WriteError(w, http.StatusNotFound, "NOT_FOUND", "not a registry API path", "")
@@ -83,7 +83,7 @@ func (s *Server) gate(w *statusRecorder, r *http.Request, next http.Handler) int
 		return ociregistry.WriteError(w, http.StatusBadRequest, "TAG_INVALID", tagImmutableMessage(p.Name, p.Ref), "")
 	}
 	next.ServeHTTP(w, r)
-	if w.status >= 200 && w.status < 300 {
+	if w.Status >= 200 && w.Status < 300 {
 		sum := sha256.Sum256(body)
 		s.observe(p.Name, "sha256:"+hex.EncodeToString(sum[:]))
 	}
@@ -92,7 +92,7 @@ func (s *Server) gate(w *statusRecorder, r *http.Request, next http.Handler) int
 
 // listTags passes a tag list request to next, answering an empty list, as ECR does, where the
 // registry does not know a created repository yet because nothing was pushed to it.
-func (s *Server) listTags(w *statusRecorder, r *http.Request, next http.Handler, name string) int {
+func (s *Server) listTags(w *ociregistry.StatusRecorder, r *http.Request, next http.Handler, name string) int {
 	buf := &bufferWriter{header: http.Header{}}
 	next.ServeHTTP(buf, r)
 	if buf.status == http.StatusNotFound {
@@ -126,32 +126,6 @@ func (s *Server) exists(r *http.Request, next http.Handler, p ociregistry.APIPat
 	next.ServeHTTP(w, probe)
 	return w.status == http.StatusOK
 }
-
-// statusRecorder remembers the status next answered with.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusRecorder) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *statusRecorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Flush passes a flush on, for handlers that stream.
-func (w *statusRecorder) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
 
 // bufferWriter holds a response of next before the gate passes it on.
 type bufferWriter struct {
