@@ -16,6 +16,7 @@ import (
 	awsecr "github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
 
+	"github.com/org/ms-build-action/internal/action"
 	"github.com/org/ms-build-action/internal/testenv"
 )
 
@@ -286,4 +287,55 @@ func readmeImage(t *testing.T, e *testenv.ECR) string {
 	}
 	t.Fatalf("team/app has no image with a requested tag: %+v", d.ImageDetails)
 	return ""
+}
+
+// TestReadmeTables checks that the README's Inputs and Outputs tables name
+// every input and output, and nothing else.
+func TestReadmeTables(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs []string
+	for _, s := range action.Specs {
+		inputs = append(inputs, s.Name)
+	}
+	for _, c := range []struct {
+		heading string
+		want    []string
+	}{{"### Inputs", inputs}, {"### Outputs", action.OutputNames}} {
+		got := tableNames(string(b), c.heading)
+		if !slices.Equal(sorted(got), sorted(c.want)) {
+			t.Errorf("the README's %q table names %v; want %v", c.heading, got, c.want)
+		}
+	}
+}
+
+// tableNames returns the first column's names (`name`) of the table under
+// heading, up to the next heading.
+func tableNames(readme, heading string) []string {
+	_, after, ok := strings.Cut(readme, "\n"+heading+"\n")
+	if !ok {
+		return nil
+	}
+	var names []string
+	for _, line := range strings.Split(after, "\n") {
+		if strings.HasPrefix(line, "#") {
+			break
+		}
+		cell, _, _ := strings.Cut(strings.TrimPrefix(line, "| "), " |")
+		if strings.HasPrefix(line, "| `") {
+			for _, n := range strings.Split(cell, ", ") {
+				names = append(names, strings.Trim(n, "`"))
+			}
+		}
+	}
+	return names
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }
