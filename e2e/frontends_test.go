@@ -181,17 +181,24 @@ type actEvent struct {
 
 func runAct(t *testing.T, act, dir, workflow string, e *testenv.ECR, extra ...string) (events []actEvent, code int) {
 	t.Helper()
-	return runActOn(t, act, dir, "workflow_dispatch", workflow, e, extra...)
+	return runActWith(t, act, dir, "workflow_dispatch", workflow, e.Env(), extra...)
 }
 
 // runActOn runs a workflow on an event (its payload, when there is one,
 // given in extra with -e).
 func runActOn(t *testing.T, act, dir, event, workflow string, e *testenv.ECR, extra ...string) (events []actEvent, code int) {
 	t.Helper()
+	return runActWith(t, act, dir, event, workflow, e.Env(), extra...)
+}
+
+// runActWith runs act offline on the host for event, with env given to the
+// workflow (--env) and to act itself.
+func runActWith(t *testing.T, act, dir, event, workflow string, env []string, extra ...string) (events []actEvent, code int) {
+	t.Helper()
 	args := []string{event, "-W", workflow, "-P", "ubuntu-latest=-self-hosted",
 		"--pull=false", "--action-offline-mode", "--no-cache-server", "--json"}
 	args = append(args, extra...)
-	for _, kv := range e.Env() {
+	for _, kv := range env {
 		args = append(args, "--env", kv)
 	}
 	cmd := exec.Command(act, args...)
@@ -199,7 +206,7 @@ func runActOn(t *testing.T, act, dir, event, workflow string, e *testenv.ECR, ex
 	cmd.Env = append(append([]string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_CACHE_HOME=" + t.TempDir(),
 		"DOCKER_HOST=" + os.Getenv("DOCKER_HOST"),
-	}, goEnv(t)...), e.Env()...)
+	}, goEnv(t)...), env...)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	switch {
