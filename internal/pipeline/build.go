@@ -243,6 +243,17 @@ func newProgress(log Log) progress {
 	return progress{log, &steps{shown: map[string]bool{}, running: map[string]*time.Timer{}}}
 }
 
+// stop forgets the steps that never ended (a build that failed or was
+// cancelled): none is announced after the builds.
+func (p progress) stop() {
+	p.steps.mu.Lock()
+	defer p.steps.mu.Unlock()
+	for name, t := range p.steps.running {
+		t.Stop()
+		delete(p.steps.running, name)
+	}
+}
+
 func internal(s build.Step) bool {
 	return strings.HasPrefix(s.Name, "[internal]") || s.Name == "copy /context /"
 }

@@ -181,6 +181,7 @@ func (p *Pipeline) Run(ctx context.Context, in Input) (Result, error) {
 		p.Log.Note(Note{Level: Notice, Message: n})
 	}
 	err := r.run(ctx)
+	r.progress.stop()
 	// Waits for the background work, cancelled when the run failed.
 	_ = r.timed("waiting for the work beside", func() error { r.bg.stop(err != nil); return nil })
 	if r.cancelBuild != nil {
