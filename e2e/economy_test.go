@@ -185,4 +185,23 @@ func TestImmutableWithExclusionRepository(t *testing.T) {
 	if strings.Contains(second.stdout, "::warning::") {
 		t.Errorf("warnings in a repository that keeps the run's own tags movable:\n%s", second.stdout)
 	}
+
+	// A floating tag (build-1, on the first image) cannot move here: the
+	// run says so before it attaches build-3 or moves latest.
+	write(t, dir, "message.txt", "changed again\n")
+	inputs["tags"] = "build-3\nlatest\nbuild-1"
+	third := github(t, dir, e, inputs)
+	if third.code != 1 || !strings.Contains(third.stdout, "::error::input tags: build-1 already point at another image in acme/app, whose tags are immutable: no tag was attached") {
+		t.Errorf("moving build-1: exit code %d, want 1 and one line naming build-1\n%s", third.code, third.stdout)
+	}
+	for tag, want := range map[string]string{"build-1": first.outputs["digest"], "latest": second.outputs["digest"], "build-3": ""} {
+		d, err := e.Client.DescribeImages(t.Context(), &awsecr.DescribeImagesInput{RepositoryName: aws.String("acme/app"), ImageIds: []types.ImageIdentifier{{ImageTag: aws.String(tag)}}})
+		got := ""
+		if err == nil && len(d.ImageDetails) == 1 {
+			got = aws.ToString(d.ImageDetails[0].ImageDigest)
+		}
+		if got != want {
+			t.Errorf("after the refused run, %s points at %q, want %q", tag, got, want)
+		}
+	}
 }
