@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -42,25 +43,34 @@ func tool(t *testing.T, name, require string) string {
 
 // project makes a git checkout of the action with the fixture as app/,
 // whose origin names org/ms-build-action, as a user's repository would be.
+// The action's tests, fixtures and CI files are not part of it.
 func project(t *testing.T, files map[string]string) string {
 	t.Helper()
+	all := fixture(t, "twostage", "app/")
+	maps.Copy(all, files)
+	return actionRepo(t, func(f string) bool {
+		return strings.HasPrefix(f, ".github/") || strings.HasPrefix(f, "e2e/") || strings.HasPrefix(f, "bench/") || f == ".gitlab-ci.yml"
+	}, all, "fixture")
+}
+
+// actionRepo makes a git repository of the action's work tree (the module
+// root, one folder up: its tracked and untracked files, as a clone holds
+// them once committed, less those skip drops) with files added, committed
+// with message, whose origin is the project on gitlab.com.
+func actionRepo(t *testing.T, skip func(path string) bool, files map[string]string, message string) string {
+	t.Helper()
 	dir := t.TempDir()
-	// The action is the module root, one folder up; these tests and their
-	// fixtures (e2e/) are not part of what a user checks out into a project.
 	ls := exec.Command("git", "ls-files", "--cached", "--others", "--exclude-standard")
 	ls.Dir = ".."
 	tracked, err := ls.Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range strings.Fields(string(tracked)) {
-		if strings.HasPrefix(f, ".github/") || strings.HasPrefix(f, "e2e/") || strings.HasPrefix(f, "bench/") || f == ".gitlab-ci.yml" {
-			continue
+	for _, f := range strings.Split(strings.TrimSpace(string(tracked)), "\n") {
+		if _, err := os.Lstat(filepath.Join("..", f)); err != nil || skip(f) {
+			continue // deleted in the work tree, or left out
 		}
 		copyFile(t, filepath.Join("..", f), filepath.Join(dir, f))
-	}
-	if err := os.CopyFS(filepath.Join(dir, "app"), os.DirFS("testdata/twostage")); err != nil {
-		t.Fatal(err)
 	}
 	for name, content := range files {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
@@ -68,18 +78,10 @@ func project(t *testing.T, files map[string]string) string {
 		}
 		write(t, dir, name, content)
 	}
-	for _, args := range [][]string{
-		{"init", "-q", "-b", "main"},
-		{"remote", "add", "origin", "https://gitlab.com/org/ms-build-action.git"},
-		{"add", "-A"},
-		{"-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "fixture"},
-	} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	gitIn(t, dir, "init", "-q", "-b", "main")
+	gitIn(t, dir, "remote", "add", "origin", "https://gitlab.com/org/ms-build-action.git")
+	gitIn(t, dir, "add", "-A")
+	gitIn(t, dir, "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "-m", message)
 	return dir
 }
 

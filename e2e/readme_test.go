@@ -156,35 +156,11 @@ func TestReadmeSnippets(t *testing.T) {
 	}
 }
 
-// readmeClone copies the work tree (its tracked and untracked files, as the
-// user's clone would hold them once committed) into a new repository with
-// files added, whose origin is the project on gitlab.com.
+// readmeClone is the work tree as a user's clone holds it, with files
+// added, whose origin is the project on gitlab.com.
 func readmeClone(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	ls := exec.Command("git", "ls-files", "--cached", "--others", "--exclude-standard")
-	ls.Dir = ".."
-	tracked, err := ls.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range strings.Split(strings.TrimSpace(string(tracked)), "\n") {
-		if _, err := os.Lstat(filepath.Join("..", f)); err != nil {
-			continue // deleted in the work tree
-		}
-		copyFile(t, filepath.Join("..", f), filepath.Join(dir, f))
-	}
-	for name, content := range files {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		write(t, dir, name, content)
-	}
-	gitIn(t, dir, "init", "-q", "-b", "main")
-	gitIn(t, dir, "remote", "add", "origin", "https://gitlab.com/org/ms-build-action.git")
-	gitIn(t, dir, "add", "-A")
-	gitIn(t, dir, "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "clone")
-	return dir
+	return actionRepo(t, func(string) bool { return false }, files, "clone")
 }
 
 func gitIn(t *testing.T, dir string, args ...string) {
