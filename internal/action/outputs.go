@@ -127,10 +127,10 @@ func (s Summary) facts() []fact {
 		add("Size (compressed, as ECR counts)", FormatSize(s.ImageSizeBytes), false)
 	}
 	if s.UncompressedSizeBytes > 0 {
-		add("Runtime image, uncompressed", fmt.Sprintf("%s (stage %s)", FormatSize(s.UncompressedSizeBytes), s.Target), false)
+		add("Runtime image, uncompressed", fmt.Sprintf("%s (%s)", FormatSize(s.UncompressedSizeBytes), stageLabel(s.Target)), false)
 	}
 	if s.BuildStageSizeBytes > 0 {
-		add("Build stage, uncompressed", fmt.Sprintf("%s (stage %s)", FormatSize(s.BuildStageSizeBytes), s.BuildStage), false)
+		add("Build stage, uncompressed", fmt.Sprintf("%s (%s)", FormatSize(s.BuildStageSizeBytes), stageLabel(s.BuildStage)), false)
 		if s.UncompressedSizeBytes > 0 && s.BuildStageSizeBytes > s.UncompressedSizeBytes {
 			saved := s.BuildStageSizeBytes - s.UncompressedSizeBytes
 			add("Saved by the multi-stage build", fmt.Sprintf("%s (%.0f%%)", FormatSize(saved), 100*float64(saved)/float64(s.BuildStageSizeBytes)), false)
@@ -147,6 +147,16 @@ func (s Summary) facts() []fact {
 		add("Build", "skipped: an identical image was already in the repository", false)
 	}
 	return fs
+}
+
+// stageLabel names a stage in a sentence: "stage build", or for an unnamed
+// one its place as the run gives it ("(the final stage)" reads "the final
+// stage").
+func stageLabel(title string) string {
+	if t, ok := strings.CutPrefix(title, "("); ok {
+		return strings.TrimSuffix(t, ")")
+	}
+	return "stage " + title
 }
 
 // Markdown renders the summary for a GitHub job summary.

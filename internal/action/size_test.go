@@ -165,3 +165,12 @@ func TestOneSummary(t *testing.T) {
 		}
 	}
 }
+
+func TestStageLabel(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"build": "stage build", "(the final stage)": "the final stage", "(stage 0)": "stage 0"} {
+		if got := stageLabel(in); got != want {
+			t.Errorf("stageLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

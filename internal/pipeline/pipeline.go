@@ -303,10 +303,10 @@ func (r *run) result() Result {
 		res.BuiltFrom = r.builtFrom
 	}
 	if r.plan.target != nil {
-		res.Target = r.plan.target.Ref()
+		res.Target = r.plan.df.Title(r.plan.target)
 	}
 	if r.plan.buildStage != nil {
-		res.BuildStage = r.plan.buildStage.Ref()
+		res.BuildStage = r.plan.df.Title(r.plan.buildStage)
 	}
 	if r.pushed.digest != "" {
 		res.Registry = hostOf(r.repo.ref)
