@@ -50,10 +50,7 @@ func (s Summary) writeSizeText(b *strings.Builder) {
 	for _, l := range c.Layers {
 		by := "(no history)"
 		if l.CreatedBy != "" {
-			by = oneLine(l.CreatedBy)
-			if utf8.RuneCountInString(by) > mdTextMax {
-				by = string([]rune(by)[:mdTextMax-1]) + "…"
-			}
+			by = ellipsize(oneLine(l.CreatedBy))
 		}
 		fmt.Fprintf(b, "  %-9s %s: %s\n", signed(l.After-l.Before), l.Kind, by)
 	}
@@ -83,6 +80,14 @@ func sizeOrNone(n int64, none bool) string {
 // mdTextMax is how many characters of a repository's text a summary shows.
 const mdTextMax = 120
 
+// ellipsize shortens s to mdTextMax characters, the last an ellipsis.
+func ellipsize(s string) string {
+	if utf8.RuneCountInString(s) > mdTextMax {
+		return string([]rune(s)[:mdTextMax-1]) + "…"
+	}
+	return s
+}
+
 // mdText makes text from the repository plain text in a Markdown table
 // cell: control characters as Go escapes (a newline cannot end the row),
 // every character Markdown or HTML acts on as a numeric entity (no pipe
@@ -90,9 +95,7 @@ const mdTextMax = 120
 // at most mdTextMax characters.
 func mdText(s string) string {
 	s = oneLine(s)
-	if utf8.RuneCountInString(s) > mdTextMax {
-		s = string([]rune(s)[:mdTextMax-1]) + "…"
-	}
+	s = ellipsize(s)
 	var b strings.Builder
 	for _, r := range s {
 		if strings.ContainsRune("&<>\"'|`*_[](){}~\\!#@:", r) {
