@@ -3,62 +3,16 @@ package docker
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"regexp"
 
-	"github.com/distribution/reference"
-	"github.com/moby/buildkit/session"
-	"github.com/moby/buildkit/session/auth"
 	"github.com/moby/moby/api/types/registry"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/dockerfile"
 )
 
-// authAttachable answers BuildKit's questions for registry logins (FROM,
-// COPY --from, RUN --mount=from, cache sources) from o.Registries, through
-// the session. nil when the build pulls anonymously.
-func authAttachable(o build.Spec) session.Attachable {
-	if o.Registries == nil {
-		return nil
-	}
-	return &authServer{creds: o.Registries}
-}
-
-// authServer is BuildKit's auth service, answering only Credentials: the
-// token-authority calls are left unimplemented, so that BuildKit fetches a
-// registry's tokens itself with the basic credentials (it does so whenever
-// GetTokenAuthority is unimplemented).
-type authServer struct {
-	auth.UnimplementedAuthServer
-	creds build.Credentials
-}
-
-func (a *authServer) Register(s *grpc.Server) { auth.RegisterAuthServer(s, a) }
-
-// Credentials gives BuildKit the login for the host it asks about, and
-// nothing for another host's login. The answer is never logged.
-func (a *authServer) Credentials(ctx context.Context, req *auth.CredentialsRequest) (*auth.CredentialsResponse, error) {
-	c, err := a.creds.Credentials(ctx, req.Host)
-	if err != nil {
-		return nil, status.Error(codes.Unavailable, err.Error())
-	}
-	if c.Password == "" || (c.Host != "" && c.Host != req.Host) {
-		return &auth.CredentialsResponse{}, nil
-	}
-	return &auth.CredentialsResponse{Username: c.Username, Secret: c.Password}, nil
-}
-
-// dockerHubHost is the host BuildKit asks about for Docker Hub images, and
-// dockerHubKey the name Docker Hub's login goes by in X-Registry-Config.
-const (
-	dockerHubHost = "registry-1.docker.io"
-	dockerHubKey  = "https://index.docker.io/v1/"
-)
+// dockerHubKey is the name Docker Hub's login goes by in X-Registry-Config.
+const dockerHubKey = "https://index.docker.io/v1/"
 
 // registryConfig is the same logins for a build without a session (the tar
 // fallback), sent as X-Registry-Config: the registries of the Dockerfile's
@@ -72,9 +26,9 @@ func registryConfig(ctx context.Context, o build.Spec) map[string]registry.AuthC
 	}
 	out := map[string]registry.AuthConfig{}
 	for _, ref := range append(baseRefs(o), o.CacheFrom...) {
-		host := refHost(ref)
+		host := build.RefHost(ref)
 		key := host
-		if host == dockerHubHost {
+		if host == build.DockerHubHost {
 			key = dockerHubKey
 		}
 		if _, ok := out[key]; ok || host == "" {
@@ -103,7 +57,7 @@ func (e *Engine) pullBases(ctx context.Context, o build.Spec) error {
 		return nil
 	}
 	for _, ref := range baseRefs(o) {
-		host := refHost(ref)
+		host := build.RefHost(ref)
 		if host == "" {
 			continue
 		}
@@ -120,7 +74,7 @@ func (e *Engine) pullBases(ctx context.Context, o build.Spec) error {
 			}
 		}
 		if err := e.Pull(ctx, ref, build.Auth{Host: host, Username: c.Username, Password: c.Password}); err != nil {
-			return explainRefusal(err)
+			return build.ExplainRefusal(err)
 		}
 	}
 	return nil
@@ -154,67 +108,4 @@ func baseRefs(o build.Spec) []string {
 		}
 	}
 	return refs
-}
-
-// refHost is the registry host of an image reference as BuildKit names it
-// when it asks for a login; "" when ref is not a reference.
-func refHost(ref string) string {
-	n, err := reference.ParseNormalizedNamed(ref)
-	if err != nil {
-		return ""
-	}
-	h := reference.Domain(n)
-	if h == "docker.io" {
-		return dockerHubHost
-	}
-	return h
-}
-
-// What the engine says when a registry refused a pull's login, or its lack
-// of one: BuildKit names the image it was resolving ("load metadata for
-// <ref>") and the status; a pull through the engine names the image and
-// says unauthorized or denied.
-var (
-	refusedRef = regexp.MustCompile(`(?:load metadata for|failed to resolve source metadata for) (\S+?):?(?:\s|$)|^pulling (\S+): `)
-	refusedMsg = regexp.MustCompile(`\b40[13]\b|(?i:unauthori[sz]ed|forbidden|denied|failed to authorize|no basic auth credentials|no active sessions)`)
-	refusedAt  = regexp.MustCompile(`pulling from host (\S+) failed`)
-)
-
-// RegistryRefusedError is a build that failed because a registry refused
-// the login (or the lack of one) for an image the build pulls.
-type RegistryRefusedError struct {
-	Host, Ref string
-	Err       error // what the engine said
-}
-
-func (e *RegistryRefusedError) Error() string {
-	return fmt.Sprintf("the registry %s refused the credentials for %s: check the Docker config (docker login) or, for ECR, the IAM permissions ecr:BatchGetImage and ecr:GetDownloadUrlForLayer (%v)", e.Host, e.Ref, e.Err)
-}
-
-func (e *RegistryRefusedError) Unwrap() error { return e.Err }
-
-// explainRefusal turns an error in which a registry refused a pull's login
-// into a RegistryRefusedError that names the registry and what to check.
-func explainRefusal(err error) error {
-	var done *RegistryRefusedError
-	if err == nil || errors.As(err, &done) {
-		return err
-	}
-	msg := err.Error()
-	m := refusedRef.FindStringSubmatch(msg)
-	if m == nil || !refusedMsg.MatchString(msg) {
-		return err
-	}
-	ref := m[1] + m[2]
-	host := refHost(ref)
-	if at := refusedAt.FindStringSubmatch(msg); at != nil {
-		host = at[1]
-	}
-	if host == "" {
-		return err
-	}
-	if host == dockerHubHost {
-		host = "docker.io"
-	}
-	return &RegistryRefusedError{Host: host, Ref: ref, Err: err}
 }

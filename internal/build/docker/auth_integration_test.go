@@ -174,7 +174,7 @@ func TestIntegrationPrivateBaseRefused(t *testing.T) {
 			base := ecrReg.Registry + "/team/app:base-" + strings.ToLower(rand.Text())
 			pushBase(t, base, authn.FromConfig(authn.AuthConfig{Username: login.Username, Password: login.Password}))
 			_, err := privateBuild(t, e, c, base, &logins{by: map[string]build.Auth{ecrReg.Registry: tc.auth(ecrReg.Registry)}})
-			var re *docker.RegistryRefusedError
+			var re *build.RegistryRefusedError
 			if !errors.As(err, &re) {
 				t.Fatalf("Build() = %v, want a RegistryRefusedError", err)
 			}

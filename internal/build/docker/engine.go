@@ -23,6 +23,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/build/attach"
 	"github.com/org/ms-build-action/internal/buildcontext"
 	registrykind "github.com/org/ms-build-action/internal/registry"
 )
@@ -114,7 +115,7 @@ func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (bui
 	id := "msb-" + rand.Text()
 	bo := buildOptions(o, id)
 	var body io.Reader
-	attach, err := attachables(o)
+	attach, err := attach.Attachables(o)
 	if err != nil {
 		return build.Image{}, err
 	}
@@ -161,7 +162,7 @@ func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (bui
 		return build.Image{}, fmt.Errorf("the Docker engine at %s went away during the build: nothing was pushed; check the engine and run again (%v)", e.c.DaemonHost(), err)
 	}
 	if err != nil {
-		return build.Image{}, resolveFault(explainRefusal(noBridge(err)))
+		return build.Image{}, resolveFault(build.ExplainRefusal(noBridge(err)))
 	}
 	return e.Inspect(ctx, imageID)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/filesync"
 
-	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/buildcontext"
 )
 
@@ -76,18 +75,4 @@ func (e *Engine) startSession(ctx context.Context, c *buildcontext.Context, atta
 		return nil, fmt.Errorf("opening a build session with the engine: %w", err)
 	}
 	return &contextSession{s: s, dockerfile: filepath.Base(c.DockerfilePath())}, nil
-}
-
-// attachables are what the session serves beside the context: registry
-// logins, build secrets and SSH.
-func attachables(o build.Spec) ([]session.Attachable, error) {
-	var out []session.Attachable
-	if a := authAttachable(o); a != nil {
-		out = append(out, a)
-	}
-	s, err := secretAttachables(o)
-	if err != nil {
-		return nil, err
-	}
-	return append(out, s...), nil
 }

@@ -173,8 +173,8 @@ func TestDecodeBuildKeepsLogTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := rec.done[0].Log
-	if len(log) > maxStepLog+100 || !bytes.HasSuffix(log, []byte("the end\n")) || !bytes.HasPrefix(log, []byte("[")) {
-		t.Errorf("log of %d bytes, starting %q: want the tail, at most %d bytes, with a note of what was cut", len(log), log[:40], maxStepLog)
+	if len(log) > build.MaxStepLog+100 || !bytes.HasSuffix(log, []byte("the end\n")) || !bytes.HasPrefix(log, []byte("[")) {
+		t.Errorf("log of %d bytes, starting %q: want the tail, at most %d bytes, with a note of what was cut", len(log), log[:40], build.MaxStepLog)
 	}
 }
 

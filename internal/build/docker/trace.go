@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/org/ms-build-action/internal/build"
 )
 
 // The engine sends BuildKit's progress as moby.buildkit.trace aux messages:
@@ -16,17 +18,10 @@ import (
 
 // traceVertex is control.Vertex: digest=1, name=3, cached=4, started=5,
 // completed=6, error=7.
-type traceVertex struct {
-	Digest, Name, Error string
-	Cached              bool
-	Started, Completed  time.Time
-}
+type traceVertex = build.Vertex
 
 // traceLog is control.VertexLog: vertex=1, msg=4.
-type traceLog struct {
-	Vertex string
-	Msg    []byte
-}
+type traceLog = build.VertexLog
 
 // traceStatus is control.StatusResponse: vertexes=1, logs=3.
 type traceStatus struct {

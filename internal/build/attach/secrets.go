@@ -1,4 +1,4 @@
-package docker
+package attach
 
 import (
 	"context"

@@ -1,0 +1,3 @@
+// Package attach serves what a BuildKit session carries beside the build
+// context, for either builder: registry logins, build secrets and SSH.
+package attach
