@@ -8,6 +8,7 @@ import (
 	"github.com/moby/moby/api/types/registry"
 
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/build/bkit"
 	"github.com/org/ms-build-action/internal/dockerfile"
 )
 
@@ -26,9 +27,9 @@ func registryConfig(ctx context.Context, o build.Spec) map[string]registry.AuthC
 	}
 	out := map[string]registry.AuthConfig{}
 	for _, ref := range append(baseRefs(o), o.CacheFrom...) {
-		host := build.RefHost(ref)
+		host := bkit.RefHost(ref)
 		key := host
-		if host == build.DockerHubHost {
+		if host == bkit.DockerHubHost {
 			key = dockerHubKey
 		}
 		if _, ok := out[key]; ok || host == "" {
@@ -57,7 +58,7 @@ func (e *Engine) pullBases(ctx context.Context, o build.Spec) error {
 		return nil
 	}
 	for _, ref := range baseRefs(o) {
-		host := build.RefHost(ref)
+		host := bkit.RefHost(ref)
 		if host == "" {
 			continue
 		}
@@ -74,7 +75,7 @@ func (e *Engine) pullBases(ctx context.Context, o build.Spec) error {
 			}
 		}
 		if err := e.Pull(ctx, ref, build.Auth{Host: host, Username: c.Username, Password: c.Password}); err != nil {
-			return build.ExplainRefusal(err)
+			return bkit.ExplainRefusal(err)
 		}
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/build/bkit"
 	"github.com/org/ms-build-action/internal/build/docker"
 	"github.com/org/ms-build-action/internal/keychain"
 	"github.com/org/ms-build-action/internal/testenv"
@@ -174,7 +175,7 @@ func TestIntegrationPrivateBaseRefused(t *testing.T) {
 			base := ecrReg.Registry + "/team/app:base-" + strings.ToLower(rand.Text())
 			pushBase(t, base, authn.FromConfig(authn.AuthConfig{Username: login.Username, Password: login.Password}))
 			_, err := privateBuild(t, e, c, base, &logins{by: map[string]build.Auth{ecrReg.Registry: tc.auth(ecrReg.Registry)}})
-			var re *build.RegistryRefusedError
+			var re *bkit.RegistryRefusedError
 			if !errors.As(err, &re) {
 				t.Fatalf("Build() = %v, want a RegistryRefusedError", err)
 			}

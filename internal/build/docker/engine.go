@@ -23,7 +23,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/org/ms-build-action/internal/build"
-	"github.com/org/ms-build-action/internal/build/attach"
+	"github.com/org/ms-build-action/internal/build/bkit"
 	"github.com/org/ms-build-action/internal/buildcontext"
 	registrykind "github.com/org/ms-build-action/internal/registry"
 )
@@ -115,7 +115,7 @@ func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (bui
 	id := "msb-" + rand.Text()
 	bo := buildOptions(o, id)
 	var body io.Reader
-	attach, err := attach.Attachables(o)
+	attach, err := bkit.Attachables(o)
 	if err != nil {
 		return build.Image{}, err
 	}
@@ -162,7 +162,7 @@ func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (bui
 		return build.Image{}, fmt.Errorf("the Docker engine at %s went away during the build: nothing was pushed; check the engine and run again (%v)", e.c.DaemonHost(), err)
 	}
 	if err != nil {
-		return build.Image{}, resolveFault(build.ExplainRefusal(noBridge(err)))
+		return build.Image{}, bkit.ResolveFault(bkit.ExplainRefusal(noBridge(err)))
 	}
 	return e.Inspect(ctx, imageID)
 }
@@ -176,22 +176,6 @@ func noBridge(err error) error {
 		return build.ErrNoBridge
 	}
 	return err
-}
-
-// resolveFault marks a build that failed resolving an image it pulls,
-// which BuildKit asks its registry for once and the engine does not retry:
-// a *build.ResolveError, wrapping registry.ErrUnavailable when the registry
-// failed rather than refused.
-func resolveFault(err error) error {
-	var se *build.StepError
-	if !errors.As(err, &se) {
-		return err
-	}
-	ref, ok := strings.CutPrefix(se.Step, "[internal] load metadata for ")
-	if !ok {
-		return err
-	}
-	return &build.ResolveError{Ref: ref, Err: classify(err)}
 }
 
 // buildOptions are the Engine API's options for one build of o.
@@ -291,36 +275,15 @@ func (e *Engine) Push(ctx context.Context, imageID, ref string, auth build.Auth)
 	}()
 	rc, err := e.c.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: enc})
 	if err != nil {
-		return build.Pushed{}, fmt.Errorf("pushing %s: %w", ref, classify(err))
+		return build.Pushed{}, fmt.Errorf("pushing %s: %w", ref, registrykind.Classify(err))
 	}
 	defer rc.Close()
 	p, err := decodePush(rc)
 	if err != nil {
-		return build.Pushed{}, fmt.Errorf("pushing %s: %w", ref, classify(err))
+		return build.Pushed{}, fmt.Errorf("pushing %s: %w", ref, registrykind.Classify(err))
 	}
 	return p, nil
 }
-
-// classify marks what the engine relayed from a registry: a token the
-// registry no longer takes, or a fault that may pass. The engine reports
-// both only as text in its stream.
-func classify(err error) error {
-	msg := err.Error()
-	if strings.Contains(msg, "token has expired") {
-		return fmt.Errorf("%w: %w", registrykind.ErrAuthExpired, err)
-	}
-	for _, s := range transient {
-		if strings.Contains(msg, s) {
-			return fmt.Errorf("%w: %w", registrykind.ErrUnavailable, err)
-		}
-	}
-	return err
-}
-
-// transient are what the engine says of a registry or a network failing,
-// not refusing.
-var transient = []string{" 500 ", " 502 ", " 503 ", " 504 ", "Internal Server Error", "Service Unavailable", "Bad Gateway", "Gateway Timeout",
-	"connection reset", "broken pipe", "EOF", "i/o timeout", "connection refused", "TLS handshake timeout"}
 
 // ResolveBase says what a base image reference (a FROM line) stands for
 // now, as a build resolves it. Without remote (a build without pull), that
@@ -389,11 +352,11 @@ func (e *Engine) Pull(ctx context.Context, ref string, auth build.Auth) error {
 	}
 	rc, err := e.c.ImagePull(ctx, ref, client.ImagePullOptions{RegistryAuth: enc})
 	if err != nil {
-		return fmt.Errorf("pulling %s: %w", ref, classify(err))
+		return fmt.Errorf("pulling %s: %w", ref, registrykind.Classify(err))
 	}
 	defer rc.Close()
 	if _, err := decodeStatus(rc); err != nil {
-		return fmt.Errorf("pulling %s: %w", ref, classify(err))
+		return fmt.Errorf("pulling %s: %w", ref, registrykind.Classify(err))
 	}
 	return nil
 }

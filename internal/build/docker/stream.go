@@ -9,11 +9,12 @@ import (
 	"github.com/moby/moby/api/types/jsonstream"
 
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/build/bkit"
 )
 
 // decoder reads a build's JSON message stream.
 type decoder struct {
-	steps   *build.Steps
+	steps   *bkit.Steps
 	imageID string
 }
 
@@ -58,7 +59,7 @@ func readStream(r io.Reader, f func(m *message) error) (streamErr, err error) {
 // decodeBuild reads the stream to its end. It returns the image id, or the
 // build's error, naming the failing step when the trace names one.
 func decodeBuild(r io.Reader, p build.Progress) (string, error) {
-	d := &decoder{steps: build.NewSteps(p)}
+	d := &decoder{steps: bkit.NewSteps(p)}
 	streamErr, err := readStream(r, func(m *message) error {
 		if m.Aux == nil {
 			return nil

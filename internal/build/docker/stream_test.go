@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/build/bkit"
 )
 
 // stream writes engine messages as the engine does: one JSON object each.
@@ -173,8 +174,8 @@ func TestDecodeBuildKeepsLogTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := rec.done[0].Log
-	if len(log) > build.MaxStepLog+100 || !bytes.HasSuffix(log, []byte("the end\n")) || !bytes.HasPrefix(log, []byte("[")) {
-		t.Errorf("log of %d bytes, starting %q: want the tail, at most %d bytes, with a note of what was cut", len(log), log[:40], build.MaxStepLog)
+	if len(log) > bkit.MaxStepLog+100 || !bytes.HasSuffix(log, []byte("the end\n")) || !bytes.HasPrefix(log, []byte("[")) {
+		t.Errorf("log of %d bytes, starting %q: want the tail, at most %d bytes, with a note of what was cut", len(log), log[:40], bkit.MaxStepLog)
 	}
 }
 

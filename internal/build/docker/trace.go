@@ -4,9 +4,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/org/ms-build-action/internal/build/bkit"
 	"google.golang.org/protobuf/encoding/protowire"
-
-	"github.com/org/ms-build-action/internal/build"
 )
 
 // The engine sends BuildKit's progress as moby.buildkit.trace aux messages:
@@ -18,10 +17,10 @@ import (
 
 // traceVertex is control.Vertex: digest=1, name=3, cached=4, started=5,
 // completed=6, error=7.
-type traceVertex = build.Vertex
+type traceVertex = bkit.Vertex
 
 // traceLog is control.VertexLog: vertex=1, msg=4.
-type traceLog = build.VertexLog
+type traceLog = bkit.VertexLog
 
 // traceStatus is control.StatusResponse: vertexes=1, logs=3.
 type traceStatus struct {

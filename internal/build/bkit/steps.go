@@ -1,10 +1,12 @@
-package build
+package bkit
 
 import (
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/org/ms-build-action/internal/build"
 )
 
 // Both builders report BuildKit's progress as vertexes (a step, by digest)
@@ -30,7 +32,7 @@ type VertexLog struct {
 
 // stepState tracks one vertex across the updates that mention it.
 type stepState struct {
-	Step
+	build.Step
 	announced, done bool
 	cut             int // bytes of log dropped from the front
 }
@@ -38,14 +40,14 @@ type stepState struct {
 // Steps tracks a build's vertexes and tells its Progress of each step once
 // it starts and once it ends.
 type Steps struct {
-	progress Progress
+	progress build.Progress
 	steps    map[string]*stepState
 	order    []string
 	failed   *stepState
 }
 
 // NewSteps returns a tracker that reports to p.
-func NewSteps(p Progress) *Steps {
+func NewSteps(p build.Progress) *Steps {
 	return &Steps{progress: p, steps: map[string]*stepState{}}
 }
 
@@ -113,11 +115,11 @@ func (d *Steps) Flush() {
 	}
 }
 
-// Failed turns the error a build ended with into a *StepError that names
+// Failed turns the error a build ended with into a *build.StepError that names
 // the failing step, when a step failed; else the builder's message.
 func (d *Steps) Failed(err error) error {
 	if d.failed != nil {
-		return &StepError{Step: d.failed.Name, Msg: CleanError(err.Error(), d.failed.Err)}
+		return &build.StepError{Step: d.failed.Name, Msg: CleanError(err.Error(), d.failed.Err)}
 	}
 	return fmt.Errorf("building: %s", CleanError(err.Error(), ""))
 }

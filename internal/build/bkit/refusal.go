@@ -1,11 +1,14 @@
-package build
+package bkit
 
 import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/registry"
 )
 
 // DockerHubHost is the host BuildKit asks about for Docker Hub images.
@@ -72,4 +75,20 @@ func ExplainRefusal(err error) error {
 		host = "docker.io"
 	}
 	return &RegistryRefusedError{Host: host, Ref: ref, Err: err}
+}
+
+// ResolveFault marks a build that failed resolving an image it pulls,
+// which BuildKit asks its registry for once and does not retry:
+// a *build.ResolveError, wrapping registry.ErrUnavailable when the registry
+// failed rather than refused.
+func ResolveFault(err error) error {
+	var se *build.StepError
+	if !errors.As(err, &se) {
+		return err
+	}
+	ref, ok := strings.CutPrefix(se.Step, "[internal] load metadata for ")
+	if !ok {
+		return err
+	}
+	return &build.ResolveError{Ref: ref, Err: registry.Classify(err)}
 }
