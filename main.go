@@ -31,6 +31,7 @@ import (
 
 	"github.com/org/ms-build-action/internal/action"
 	"github.com/org/ms-build-action/internal/build"
+	"github.com/org/ms-build-action/internal/build/buildkit"
 	"github.com/org/ms-build-action/internal/build/docker"
 	"github.com/org/ms-build-action/internal/ecr"
 	"github.com/org/ms-build-action/internal/keychain"
@@ -192,18 +193,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 		return err
 	}
 	maskSecrets(in, rep)
-	dc, err := client.New(client.FromEnv) // negotiates the API version (daemons from API 1.40)
+	builder, engine, closeBuilder, err := newBuilder(ctx, in, getenv)
 	if err != nil {
-		return fmt.Errorf("setting up the Docker client (DOCKER_HOST=%q): %w", getenv("DOCKER_HOST"), err)
+		return err
 	}
-	defer dc.Close()
-	var engineOpts []docker.EngineOption
-	if getenv("MSB_CONTEXT") == "tar" {
-		engineOpts = append(engineOpts, docker.WithTarContext())
-	}
-	engine := docker.NewEngine(dc, engineOpts...)
-
-	p := &pipeline.Pipeline{Builder: engine, Log: logTo{rep}, Now: time.Now, Keychain: newKeychain(getenv, rep)}
+	defer closeBuilder()
+	p := &pipeline.Pipeline{Builder: builder, Log: logTo{rep}, Now: time.Now, Keychain: newKeychain(getenv, rep)}
 	if in.Push {
 		pub, closePub, err := publisher(ctx, in, getenv, rep)
 		if err != nil {
@@ -213,11 +208,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 		p.Publisher = pub
 	}
 	res, err := p.Run(ctx, runInput(in, ci))
-	if t := engine.ContextTransfer(); strings.HasPrefix(t, "tar (") {
+	if engine != nil && strings.HasPrefix(engine.ContextTransfer(), "tar (") {
+		t := engine.ContextTransfer()
 		rep.Annotate(action.Annotation{Level: action.Notice, Title: "build context",
 			Message: "the engine did not take a BuildKit session, so the whole context was sent as a tar, as every build will be: " + strings.TrimPrefix(t, "tar ") + ". Set MSB_CONTEXT=tar to skip the attempt."})
 	}
 	return report(rep, in, res, err)
+}
+
+// newBuilder connects to where the build runs: a standalone BuildKit daemon
+// when builder names one, else the Docker engine at DOCKER_HOST (returned
+// as engine too, for what only it reports).
+func newBuilder(ctx context.Context, in *action.Inputs, getenv func(string) string) (pipeline.Builder, *docker.Engine, func(), error) {
+	b := in.Builder
+	if b.BuildKit() {
+		bk, err := buildkit.New(ctx, b.Address, buildkit.TLS{CA: b.CA, Cert: b.Cert, Key: b.Key}, b.Platforms)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return bk, nil, func() { bk.Close() }, nil
+	}
+	dc, err := client.New(client.FromEnv) // negotiates the API version (daemons from API 1.40)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("setting up the Docker client (DOCKER_HOST=%q): %w", getenv("DOCKER_HOST"), err)
+	}
+	var opts []docker.EngineOption
+	if getenv("MSB_CONTEXT") == "tar" {
+		opts = append(opts, docker.WithTarContext())
+	}
+	if len(b.Platforms) == 1 {
+		opts = append(opts, docker.WithPlatform(b.Platforms[0]))
+	}
+	e := docker.NewEngine(dc, opts...)
+	return e, e, func() { dc.Close() }, nil
 }
 
 // parseCommandLine reads the flags: the inputs set on the command line. It
@@ -492,6 +515,7 @@ func maskSecrets(in *action.Inputs, rep action.Reporter) {
 			mask(rep, a.Value)
 		}
 	}
+	mask(rep, string(in.Builder.Key))
 }
 
 // mask registers a value and each of its lines: a multi-line secret (a key,

@@ -54,6 +54,11 @@ var Specs = []Spec{
 	{"no-cache", "false", "build every step: read and write no cache and no skip record"},
 	{"labels", "", "labels added to the runtime image's config, one KEY=VALUE a line; they override the OCI labels taken from the repository"},
 	{"annotations", "", "annotations added to the runtime image's manifest, one KEY=VALUE a line (the image is then published as an OCI manifest)"},
+	{"builder", "docker", "where the build runs: docker (the engine at DOCKER_HOST), or a BuildKit daemon at tcp://host:port (with mTLS) or unix:///path"},
+	{"buildkit-ca", "", "for a tcp:// builder: the CA certificate that signed the daemon's, as a path or PEM text"},
+	{"buildkit-cert", "", "for a tcp:// builder: the client certificate, as a path or PEM text"},
+	{"buildkit-key", "", "for a tcp:// builder: the client certificate's key, as a path or PEM text (masked)"},
+	{"platforms", "", "platforms to build, e.g. linux/amd64,linux/arm64 (default: the builder's); more than one needs a BuildKit builder, or ms-build merge of per-platform runs"},
 }
 
 // Inputs holds every input, parsed and validated.
@@ -88,6 +93,8 @@ type Inputs struct {
 	// Labels and Annotations are the user's KEY=VALUE lines, by key.
 	Labels      map[string]string
 	Annotations map[string]string
+	// Builder is where the build runs, and for which platforms.
+	Builder Builder
 
 	// Release is the semantic version (1.4.2) the run releases when latest
 	// is among Tags because of it: the run keeps latest only when no higher
@@ -156,7 +163,7 @@ func Parse(raw map[string]string, env Environment) (*Inputs, error) {
 	if p.getenv == nil {
 		p.getenv = func(string) string { return "" }
 	}
-	for _, step := range []func() error{p.switches, p.destination, p.build, p.cache, p.secrets, p.metadata} {
+	for _, step := range []func() error{p.switches, p.destination, p.build, p.builder, p.cache, p.secrets, p.metadata} {
 		if err := step(); err != nil {
 			return nil, err
 		}

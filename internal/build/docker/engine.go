@@ -15,12 +15,14 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/moby/api/pkg/authconfig"
 	dockerbuild "github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/org/ms-build-action/internal/build"
 	"github.com/org/ms-build-action/internal/build/bkit"
@@ -53,8 +55,9 @@ type Engine struct {
 	c Client
 
 	mu        sync.Mutex
-	tarOnly   bool  // send contexts as tar bodies, never over a session
-	noSession error // why a session could not be had, once it could not
+	tarOnly   bool   // send contexts as tar bodies, never over a session
+	noSession error  // why a session could not be had, once it could not
+	platform  string // the platform to build for; "" is the engine's
 }
 
 // EngineOption changes an Engine.
@@ -64,6 +67,10 @@ type EngineOption func(*Engine)
 // BuildKit session (for engines behind a proxy that refuses the session's
 // upgrade).
 func WithTarContext() EngineOption { return func(e *Engine) { e.tarOnly = true } }
+
+// WithPlatform builds for platform (os/arch[/variant]) rather than the
+// engine's own: another architecture runs under emulation (QEMU).
+func WithPlatform(platform string) EngineOption { return func(e *Engine) { e.platform = platform } }
 
 // NewEngine returns an Engine over the given client.
 func NewEngine(c Client, opts ...EngineOption) *Engine {
@@ -99,8 +106,12 @@ func (e *Engine) Check(ctx context.Context) error {
 	return nil
 }
 
-// Platform returns the engine's platform (os/arch), for cache keys.
+// Platform returns the platform built (os/arch): the engine's, unless
+// another was asked for. It keys caches.
 func (e *Engine) Platform(ctx context.Context) (string, error) {
+	if e.platform != "" {
+		return e.platform, nil
+	}
 	res, err := e.c.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return "", fmt.Errorf("asking the engine for its platform: %w", err)
@@ -114,6 +125,13 @@ func (e *Engine) Platform(ctx context.Context) (string, error) {
 func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (build.Image, error) {
 	id := "msb-" + rand.Text()
 	bo := buildOptions(o, id)
+	if e.platform != "" {
+		p, err := platforms.Parse(e.platform)
+		if err != nil {
+			return build.Image{}, fmt.Errorf("platform %q: %w", e.platform, err)
+		}
+		bo.Platforms = []ocispec.Platform{p}
+	}
 	var body io.Reader
 	attach, err := bkit.Attachables(o)
 	if err != nil {
