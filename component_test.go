@@ -33,6 +33,10 @@ var componentOnly = map[string]string{
 	"aws-audience":     "the ID token's audience for that role",
 }
 
+// expands are the inputs whose job variable GitLab expands: the mTLS
+// material, which a File-type variable ($BUILDKIT_KEY, its path) holds.
+var expands = map[string]bool{"buildkit-ca": true, "buildkit-cert": true, "buildkit-key": true}
+
 // TestGitLabComponentInputs keeps every GitLab component (templates/*.yml)
 // true to the inputs the binary knows, as TestActionYAML does for action.yml:
 // the same names in the same order as action.Specs, the CLI flags and
@@ -101,9 +105,16 @@ func TestGitLabComponentInputs(t *testing.T) {
 				}
 				// Every input reaches ms-build as INPUT_<NAME> (as GitLab can
 				// only name a variable with _), not re-read by a shell or
-				// expanded: a "$" in a value stays as it is.
+				// expanded: a "$" in a value stays as it is. The mTLS material
+				// alone expands: a File-type variable holds the key.
 				k := action.EnvName(name)
 				vr := body.variable(k)
+				if expands[name] {
+					if vr.Value != "$[[ inputs."+name+" ]]" || (vr.Expand != nil && !*vr.Expand) {
+						t.Errorf("job variable %s = {value: %q, expand: %v}, want {value: %q} expanded", k, vr.Value, deref(vr.Expand), "$[[ inputs."+name+" ]]")
+					}
+					continue
+				}
 				if vr.Value != "$[[ inputs."+name+" ]]" || vr.Expand == nil || *vr.Expand {
 					t.Errorf("job variable %s = {value: %q, expand: %v}, want {value: %q, expand: false}", k, vr.Value, deref(vr.Expand), "$[[ inputs."+name+" ]]")
 				}
