@@ -90,6 +90,7 @@ type bkProc struct {
 func BuildKit(t testing.TB, httpRegistries ...string) *BuildKitd {
 	t.Helper()
 	bin := buildkitdBinary(t)
+	began := time.Now()
 	// Not t.TempDir: its path holds the test's name, and a socket's path is
 	// at most 107 bytes.
 	dir, err := os.MkdirTemp("", "msb-bk-")
@@ -107,6 +108,7 @@ func BuildKit(t testing.TB, httpRegistries ...string) *BuildKitd {
 	})
 	t.Cleanup(b.Stop)
 	b.start(t, true)
+	t.Logf("buildkitd answers at %s (mirror %s), started in %v", b.Addr, b.Mirror, time.Since(began).Round(time.Millisecond))
 	return b
 }
 
