@@ -1,14 +1,12 @@
 package testenv
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -101,11 +99,8 @@ func BaseImages(t testing.TB, c *client.Client) {
 	if err != nil {
 		t.Fatalf("reading /bin/busybox (install Debian's busybox-static): %v", err)
 	}
-	list, err := exec.Command("/bin/busybox", "--list").Output()
-	if err != nil {
-		t.Fatalf("listing busybox applets: %v", err)
-	}
-	applets := strings.Fields(string(list))
+	applets, err := busyboxApplets()
+	must(t, err)
 
 	for _, img := range []struct {
 		name string
@@ -114,59 +109,10 @@ func BaseImages(t testing.TB, c *client.Client) {
 		if _, err := c.ImageInspect(ctx, img.name); err == nil {
 			continue
 		}
-		var buf bytes.Buffer
-		tw := tar.NewWriter(&buf)
-		dir := func(name string, mode int64) {
-			must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: mode}))
-		}
-		file := func(name string, mode int64, data []byte) {
-			must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(data))}))
-			_, err := tw.Write(data)
-			must(t, err)
-		}
-		dir("bin/", 0o755)
-		dir("tmp/", 0o1777)
-		dir("etc/", 0o755)
-		file("bin/busybox", 0o755, bb)
-		for _, a := range applets {
-			if a != "busybox" {
-				must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + a, Linkname: "busybox"}))
-			}
-		}
-		file("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\n"))
-		if img.sdk {
-			dir("opt/", 0o755)
-			dir("opt/sdk/", 0o755)
-			dir("opt/sdk/bin/", 0o755)
-			dir("opt/sdk/lib/", 0o755)
-			// restore DEPS: "downloads" the dependencies the file lists into
-			// /deps, one file each, and logs what it did.
-			file("opt/sdk/bin/restore", 0o755, []byte(`#!/bin/sh
-set -e
-mkdir -p /deps
-while read -r dep; do
-  [ -n "$dep" ] || continue
-  echo "restoring $dep"
-  echo "$dep" > "/deps/$dep"
-done < "$1"
-echo "restored $(ls /deps | wc -l) packages"
-`))
-			// compile OUT: "compiles" the sources (message.txt) into OUT/app,
-			// a program that prints the message and the dependencies.
-			file("opt/sdk/bin/compile", 0o755, []byte(`#!/bin/sh
-set -e
-mkdir -p "$1"
-msg=$(cat message.txt)
-deps=$(ls /deps | tr '\n' ' ')
-printf '#!/bin/sh\necho "%s (deps: %s)"\n' "$msg" "$deps" > "$1/app"
-chmod 755 "$1/app"
-echo "compiled $1/app"
-`))
-			file(SDKMarker, 0o644, bytes.Repeat([]byte("sdk-toolchain "), 300_000))
-		}
-		must(t, tw.Close())
-		rc, err := c.ImageImport(ctx, client.ImageImportSource{Source: &buf, SourceName: "-"}, img.name, client.ImageImportOptions{
-			Changes: []string{"ENV PATH=/opt/sdk/bin:/usr/local/bin:/bin"},
+		rootfs, err := baseRootfs(bb, applets, img.sdk)
+		must(t, err)
+		rc, err := c.ImageImport(ctx, client.ImageImportSource{Source: bytes.NewReader(rootfs), SourceName: "-"}, img.name, client.ImageImportOptions{
+			Changes: []string{"ENV " + basePath},
 		})
 		if err != nil {
 			t.Fatalf("importing %s: %v", img.name, err)
