@@ -74,11 +74,11 @@ func New(ctx context.Context, addr string, t TLS, platforms []string) (*Builder,
 // tlsConfig checks the mTLS material: a CA to trust the daemon by (else the
 // system's), and a client certificate with its key.
 func tlsConfig(addr string, t TLS) (*tls.Config, error) {
-	u, err := url.Parse(addr)
-	if err != nil || u.Scheme != "tcp" {
+	if u, err := url.Parse(addr); err != nil || u.Scheme != "tcp" {
 		return nil, fmt.Errorf("buildkit-ca, buildkit-cert and buildkit-key are for a tcp:// builder, and %q is not one", addr)
 	}
-	cfg := &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+	// The server name is the address's host: gRPC takes it from there.
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if t.CA != nil {
 		cfg.RootCAs = x509.NewCertPool()
 		if !cfg.RootCAs.AppendCertsFromPEM(t.CA) {
@@ -198,7 +198,7 @@ func (b *Builder) solve(ctx context.Context, spec build.Spec, p build.Progress, 
 	if err != nil {
 		return nil, 0, err
 	}
-	req := gateway.SolveRequest{Frontend: "dockerfile.v0", FrontendOpt: frontendAttrs(spec, b.platforms), CacheImports: cacheImports(spec)}
+	req := gateway.SolveRequest{Frontend: "dockerfile.v0", FrontendOpt: frontendAttrs(spec, b.platforms)}
 	var size int64
 	status := make(chan *client.SolveStatus)
 	done := make(chan struct{})
@@ -282,17 +282,17 @@ func frontendAttrs(spec build.Spec, platforms []string) map[string]string {
 	if len(platforms) > 0 {
 		a["platform"] = strings.Join(platforms, ",")
 	}
-	return a
-}
-
-// cacheImports are the build's cache sources: images with inline cache, in
-// a registry.
-func cacheImports(spec build.Spec) []gateway.CacheOptionsEntry {
-	var out []gateway.CacheOptionsEntry
-	for _, ref := range spec.CacheFrom {
-		out = append(out, gateway.CacheOptionsEntry{Type: "registry", Attrs: map[string]string{"ref": ref}})
+	if len(spec.CacheFrom) > 0 {
+		// The front end imports what it is told in its own options: images
+		// with inline cache, in their registry.
+		var in []client.CacheOptionsEntry
+		for _, ref := range spec.CacheFrom {
+			in = append(in, client.CacheOptionsEntry{Type: "registry", Attrs: map[string]string{"ref": ref}})
+		}
+		b, _ := json.Marshal(in) // strings only: it cannot fail
+		a["cache-imports"] = string(b)
 	}
-	return out
+	return a
 }
 
 // vertexes are a status's vertexes and logs, as the step tracker takes
