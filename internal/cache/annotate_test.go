@@ -56,7 +56,21 @@ func TestAnnotate(t *testing.T) {
 		t.Errorf("annotations of an OCI manifest (-want +got):\n%s", diff)
 	}
 
-	if _, err := cache.Annotate([]byte(`{"schemaVersion":2,"manifests":[]}`), "application/vnd.oci.image.index.v1+json", ann); err == nil {
-		t.Error("an index was annotated: want an error")
+	// An index (a Docker manifest list too) becomes an OCI index of the same
+	// images, with the annotations.
+	list := `{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":7,"digest":"sha256:3333333333333333333333333333333333333333333333333333333333333333","platform":{"architecture":"arm64","os":"linux"}}]}`
+	body, err = cache.Annotate([]byte(list), "application/vnd.docker.distribution.manifest.list.v2+json", ann)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ix v1.Index
+	if err := json.Unmarshal(body, &ix); err != nil {
+		t.Fatal(err)
+	}
+	if ix.MediaType != "application/vnd.oci.image.index.v1+json" || len(ix.Manifests) != 1 || ix.Manifests[0].Platform.Architecture != "arm64" || ix.Annotations["com.example.note"] != ann["com.example.note"] {
+		t.Errorf("annotated index = %s, want an OCI index of the same image with the annotations", body)
+	}
+	if _, err := cache.Annotate([]byte(`{}`), "application/vnd.in-toto+json", ann); err == nil {
+		t.Error("an attestation was annotated: want an error")
 	}
 }

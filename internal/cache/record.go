@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/opencontainers/go-digest"
@@ -43,6 +44,9 @@ const (
 	// record marks: a later commit that skips attaches its tags to that
 	// image, which keeps naming the commit that built it.
 	RevisionAnnotation = "org.opencontainers.image.revision"
+	// SizeAnnotation holds an index's size as ECR counts it (its largest
+	// image's): its record's layers are all its images'.
+	SizeAnnotation = "dev.ms-build.image-size"
 )
 
 // Docker's media types and their OCI equals (the bytes are the same).
@@ -60,21 +64,21 @@ func oci(mediaType string) string {
 }
 
 // NewRecord makes the record of an image from its manifest (Docker schema 2
-// or OCI, as pushed), its skip key, and where it is and which commit built
-// it (info). The same image, key and info always make the same record.
+// or OCI, as pushed, or an index of them), its skip key, and where it is and
+// which commit built it (info). The same image, key and info always make the
+// same record. The record is an image manifest of the image's config and
+// layers (for an index: its first image's config and every image's layers,
+// from info.Platforms), so that it holds what the image holds.
 func NewRecord(image []byte, mediaType, skipKey string, info RecordInfo) ([]byte, error) {
-	if mediaType != MediaTypeDockerManifest && mediaType != MediaTypeOCIManifest {
-		return nil, fmt.Errorf("recording the skip key: images of media type %s are not supported", mediaType)
-	}
-	var m v1.Manifest
-	if err := json.Unmarshal(image, &m); err != nil {
-		return nil, fmt.Errorf("recording the skip key: reading the image's manifest: %w", err)
+	config, layers, size, err := recordContent(image, mediaType, info.Platforms)
+	if err != nil {
+		return nil, fmt.Errorf("recording the skip key: %w", err)
 	}
 	rec := v1.Manifest{
 		Versioned:   specs.Versioned{SchemaVersion: 2},
 		MediaType:   MediaTypeOCIManifest,
-		Config:      m.Config,
-		Layers:      make([]v1.Descriptor, len(m.Layers)),
+		Config:      config,
+		Layers:      make([]v1.Descriptor, len(layers)),
 		Subject:     &v1.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(image), Size: int64(len(image))},
 		Annotations: map[string]string{SkipKeyAnnotation: skipKey, ImageAnnotation: base64.StdEncoding.EncodeToString(image)},
 	}
@@ -84,12 +88,61 @@ func NewRecord(image []byte, mediaType, skipKey string, info RecordInfo) ([]byte
 	if info.Revision != "" {
 		rec.Annotations[RevisionAnnotation] = info.Revision
 	}
-	rec.Config.MediaType = oci(m.Config.MediaType)
-	for i, l := range m.Layers {
+	if len(info.Platforms) > 0 {
+		rec.Annotations[SizeAnnotation] = strconv.FormatInt(size, 10)
+	}
+	rec.Config.MediaType = oci(config.MediaType)
+	for i, l := range layers {
 		l.MediaType = oci(l.MediaType)
 		rec.Layers[i] = l
 	}
 	return json.Marshal(rec)
+}
+
+// recordContent is what a record of image holds: its config and layers,
+// and for an index its first image's config, every image's layers, and its
+// size as ECR counts an index's (the largest image's).
+func recordContent(image []byte, mediaType string, platforms [][]byte) (v1.Descriptor, []v1.Descriptor, int64, error) {
+	if IsIndex(mediaType) {
+		if len(platforms) == 0 {
+			return v1.Descriptor{}, nil, 0, errors.New("an index's record needs its images' manifests")
+		}
+		var (
+			config v1.Descriptor
+			layers []v1.Descriptor
+			size   int64
+		)
+		for i, p := range platforms {
+			var m v1.Manifest
+			if err := json.Unmarshal(p, &m); err != nil || m.Config.Digest == "" {
+				return v1.Descriptor{}, nil, 0, fmt.Errorf("the index's image %d is not an image manifest", i+1)
+			}
+			if i == 0 {
+				config = m.Config
+			}
+			var n int64
+			for _, l := range m.Layers {
+				n += l.Size
+			}
+			size = max(size, n)
+			layers = append(layers, m.Layers...)
+		}
+		return config, layers, size, nil
+	}
+	if mediaType != MediaTypeDockerManifest && mediaType != MediaTypeOCIManifest {
+		return v1.Descriptor{}, nil, 0, fmt.Errorf("images of media type %s are not supported", mediaType)
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(image, &m); err != nil {
+		return v1.Descriptor{}, nil, 0, fmt.Errorf("reading the image's manifest: %w", err)
+	}
+	return m.Config, m.Layers, 0, nil
+}
+
+// IsIndex reports whether mediaType is an OCI image index or a Docker
+// manifest list.
+func IsIndex(mediaType string) bool {
+	return types.MediaType(mediaType).IsIndex()
 }
 
 // ErrNotRecord is returned by ReadRecord for a manifest that is no record.
@@ -111,6 +164,9 @@ func ReadRecord(record []byte) (imageDigest, skipKey string, err error) {
 type RecordInfo struct {
 	Registry string // the registry's host, as the run that wrote it logged in to it
 	Revision string // the commit that built the image
+	// Platforms are the manifests of an index's images, in its order; none
+	// for an image.
+	Platforms [][]byte
 }
 
 // Recorded is the image a record marks, as the record carries it.
@@ -139,6 +195,9 @@ func ReadRecorded(record []byte) (Recorded, error) {
 	for _, l := range m.Layers {
 		r.Size += l.Size
 	}
+	if n, err := strconv.ParseInt(m.Annotations[SizeAnnotation], 10, 64); err == nil {
+		r.Size = n
+	}
 	if b, err := base64.StdEncoding.DecodeString(m.Annotations[ImageAnnotation]); err == nil && len(b) > 0 && digest.FromBytes(b) == m.Subject.Digest {
 		r.Manifest = b
 	}
@@ -158,11 +217,15 @@ func ConfigDigest(image []byte) (string, error) {
 // Annotate returns image, a Docker schema 2 or OCI image manifest, as an
 // OCI image manifest with annotations added (they override the manifest's
 // own): the same config and layers, under their OCI media types, so that no
-// blob moves. A Docker schema 2 manifest has no annotations; an index is not
-// supported.
+// blob moves. A Docker schema 2 manifest has no annotations. An index (OCI,
+// or a Docker manifest list) becomes an OCI index of the same images with
+// the annotations.
 func Annotate(image []byte, mediaType string, annotations map[string]string) ([]byte, error) {
+	if IsIndex(mediaType) {
+		return annotateIndex(image, annotations)
+	}
 	if mediaType != MediaTypeDockerManifest && mediaType != MediaTypeOCIManifest {
-		return nil, fmt.Errorf("annotating the image: the builder pushed a manifest of media type %s, which ms-build cannot annotate (an image index, as the containerd image store may push): use labels instead, or the classic image store", mediaType)
+		return nil, fmt.Errorf("annotating the image: the builder pushed a manifest of media type %s, which ms-build cannot annotate: use labels instead", mediaType)
 	}
 	var m v1.Manifest
 	if err := json.Unmarshal(image, &m); err != nil {
@@ -175,16 +238,37 @@ func Annotate(image []byte, mediaType string, annotations map[string]string) ([]
 		Config:       m.Config,
 		Layers:       make([]v1.Descriptor, len(m.Layers)),
 		Subject:      m.Subject,
-		Annotations:  maps.Clone(m.Annotations),
+		Annotations:  withAnnotations(m.Annotations, annotations),
 	}
-	if out.Annotations == nil {
-		out.Annotations = map[string]string{}
-	}
-	maps.Copy(out.Annotations, annotations)
 	out.Config.MediaType = oci(m.Config.MediaType)
 	for i, l := range m.Layers {
 		l.MediaType = oci(l.MediaType)
 		out.Layers[i] = l
 	}
 	return json.Marshal(out)
+}
+
+func annotateIndex(image []byte, annotations map[string]string) ([]byte, error) {
+	var ix v1.Index
+	if err := json.Unmarshal(image, &ix); err != nil {
+		return nil, fmt.Errorf("annotating the image: reading its index: %w", err)
+	}
+	out := v1.Index{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    string(types.OCIImageIndex),
+		ArtifactType: ix.ArtifactType,
+		Manifests:    ix.Manifests,
+		Subject:      ix.Subject,
+		Annotations:  withAnnotations(ix.Annotations, annotations),
+	}
+	return json.Marshal(out)
+}
+
+func withAnnotations(own, added map[string]string) map[string]string {
+	out := maps.Clone(own)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, added)
+	return out
 }

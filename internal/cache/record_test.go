@@ -73,6 +73,38 @@ func TestRecord(t *testing.T) {
 	}
 }
 
+// An index's record holds its first image's config and every image's
+// layers, and its size is its largest image's, as ECR counts an index.
+func TestRecordIndex(t *testing.T) {
+	t.Parallel()
+	arm := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
+		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","size":99,"digest":"sha256:4444444444444444444444444444444444444444444444444444444444444444"},` +
+		`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":300,"digest":"sha256:5555555555555555555555555555555555555555555555555555555555555555"}]}`
+	index := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`
+	const indexType = "application/vnd.oci.image.index.v1+json"
+	if _, err := NewRecord([]byte(index), indexType, "k", RecordInfo{}); err == nil {
+		t.Error("an index's record without its images' manifests: want an error")
+	}
+	rec, err := NewRecord([]byte(index), indexType, "k", RecordInfo{Platforms: [][]byte{[]byte(dockerImage), []byte(arm)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(rec, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.Digest != "sha256:1111111111111111111111111111111111111111111111111111111111111111" || len(m.Layers) != 2 || m.Layers[1].Size != 300 {
+		t.Errorf("index record = %s, want the first image's config and both images' layers", rec)
+	}
+	rd, err := ReadRecorded(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd.Size != 300 || rd.MediaType != indexType || string(rd.Manifest) != index {
+		t.Errorf("ReadRecorded() = size %d, type %s, manifest %q; want 300 (the largest image), the index and its bytes", rd.Size, rd.MediaType, rd.Manifest)
+	}
+}
+
 func TestRecorded(t *testing.T) {
 	t.Parallel()
 	rec, err := NewRecord([]byte(dockerImage), MediaTypeDockerManifest, "abc123", RecordInfo{Registry: "123456789012.dkr.ecr.eu-west-1.amazonaws.com"})
