@@ -48,7 +48,11 @@ const (
 	mediaTypeDockerIdx = "application/vnd.docker.distribution.manifest.list.v2+json"
 )
 
-var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+var (
+	digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	// platformRE is an os, architecture or variant as an index may name it.
+	platformRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
+)
 
 // Merge publishes the images of several platforms, pushed by separate runs,
 // as one index under the requested tags. No blob moves: each image is read
@@ -233,8 +237,8 @@ func (r *run) platformImage(ctx context.Context, d string) (pushedImage, imageCo
 		return img, imageConfig{}, fmt.Errorf("reading the config of image %s: %w", d, err)
 	}
 	var cfg imageConfig
-	if err := json.Unmarshal(b, &cfg); err != nil || cfg.OS == "" || cfg.Architecture == "" {
-		return img, imageConfig{}, &InputError{Input: "images", Msg: fmt.Sprintf("the config of %s names no os and architecture: give images that a build made", d)}
+	if err := json.Unmarshal(b, &cfg); err != nil || !platformRE.MatchString(cfg.OS) || !platformRE.MatchString(cfg.Architecture) || (cfg.Variant != "" && !platformRE.MatchString(cfg.Variant)) {
+		return img, imageConfig{}, &InputError{Input: "images", Msg: fmt.Sprintf("the config of %s names no platform (an os and an architecture): give images that a build made", d)}
 	}
 	return img, cfg, nil
 }

@@ -171,6 +171,11 @@ func TestMergeRefusals(t *testing.T) {
 			input: "images", says: `"123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/other" is not in 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app`},
 		{name: "another registry's image", images: func(e *mergeEnv) []string { return []string{e.amd64, "ghcr.io/team/app@" + e.arm64} },
 			input: "images", says: `"ghcr.io/team/app" is not in`},
+		{name: "a config naming no platform", images: func(e *mergeEnv) []string {
+			odd := platformImage(e.reg, "odd", cache.MediaTypeDockerManifest, "linux\n::error::x", "amd64", "", 10)
+			e.before = e.reg.tagged()
+			return []string{e.amd64, odd}
+		}, input: "images", says: "names no platform (an os and an architecture)"},
 		{name: "one image", images: func(e *mergeEnv) []string { return []string{e.amd64} }, input: "images", says: "1 image given: give the images of at least two platforms"},
 		{name: "the same image twice", images: func(e *mergeEnv) []string { return []string{e.amd64, e.reg.host + "/team/app@" + e.amd64} }, input: "images", says: "is given twice"},
 		{name: "hostile text", images: func(e *mergeEnv) []string { return []string{e.amd64, "::error::x\n%0A" + strings.Repeat("a", 300)} }, input: "images", says: `"::error::x\n%0Aaaaa`},
