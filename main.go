@@ -238,9 +238,16 @@ func merge(ctx context.Context, in *action.Inputs, platforms string, getenv func
 			want = append(want, pl)
 		}
 	}
+	// The notices about tags apply; those about the build caches do not.
+	var notices []string
+	for _, n := range in.Notices {
+		if strings.HasPrefix(n, "tags:") {
+			notices = append(notices, n)
+		}
+	}
 	res, err := p.Merge(ctx, pipeline.MergeInput{
 		Repository: in.Repository, Images: in.Images, Platforms: want,
-		Tags: in.Tags, Release: in.Release, MaxImageSize: in.MaxImageSize, Notices: in.Notices,
+		Tags: in.Tags, Release: in.Release, MaxImageSize: in.MaxImageSize, Notices: notices,
 	})
 	return report(rep, in, res, err)
 }
