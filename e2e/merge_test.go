@@ -68,8 +68,14 @@ type mergeMeta struct {
 func TestMergeNativeRunners(t *testing.T) {
 	docker := testenv.Docker(t)
 	testenv.BaseImages(t, docker)
+	for _, backend := range []testenv.Backend{testenv.GGCR, testenv.DistributionV3} {
+		t.Run(string(backend), func(t *testing.T) { testMergeNativeRunners(t, backend) })
+	}
+}
+
+func testMergeNativeRunners(t *testing.T, backend testenv.Backend) {
 	var uploads blobUploads
-	e := testenv.StartECR(t, testenv.GGCR, testenv.Options{WrapRegistry: uploads.wrap})
+	e := testenv.StartECR(t, backend, testenv.Options{WrapRegistry: uploads.wrap})
 	repo := e.Registry + "/acme/app"
 
 	amd := github(t, workspace(t, "twostage"), e, map[string]string{"repository": "acme/app", "network": "none", "tags": "sha-4f2b9b6-amd64"})
