@@ -71,7 +71,7 @@ func (p *Pipeline) Merge(ctx context.Context, in MergeInput) (Result, error) {
 
 func (r *run) merge(ctx context.Context, in MergeInput) error {
 	if len(in.Images) < 2 {
-		return &InputError{Input: "images", Msg: fmt.Sprintf("%d image given: give the images of at least two platforms, one a line, each the digest or image-uri output of the run that pushed it", len(in.Images))}
+		return &InputError{Input: "images", Msg: fmt.Sprintf("only %d given: give the images of at least two platforms, one a line, each the digest or image-uri output of the run that pushed it", len(in.Images))}
 	}
 	err := r.timed("login", func() error { return r.login(ctx) })
 	if err != nil {

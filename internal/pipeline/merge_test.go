@@ -176,7 +176,7 @@ func TestMergeRefusals(t *testing.T) {
 			e.before = e.reg.tagged()
 			return []string{e.amd64, odd}
 		}, input: "images", says: "names no platform (an os and an architecture)"},
-		{name: "one image", images: func(e *mergeEnv) []string { return []string{e.amd64} }, input: "images", says: "1 image given: give the images of at least two platforms"},
+		{name: "one image", images: func(e *mergeEnv) []string { return []string{e.amd64} }, input: "images", says: "only 1 given: give the images of at least two platforms"},
 		{name: "the same image twice", images: func(e *mergeEnv) []string { return []string{e.amd64, e.reg.host + "/team/app@" + e.amd64} }, input: "images", says: "is given twice"},
 		{name: "hostile text", images: func(e *mergeEnv) []string { return []string{e.amd64, "::error::x\n%0A" + strings.Repeat("a", 300)} }, input: "images", says: `"::error::x\n%0Aaaaa`},
 		{name: "over max-image-size", images: func(e *mergeEnv) []string { return []string{e.amd64, e.arm64} },
