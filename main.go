@@ -193,6 +193,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, ci acti
 		return err
 	}
 	maskSecrets(in, rep)
+	if len(in.Images) > 0 {
+		return merge(ctx, in, getenv, rep)
+	}
 	builder, engine, closeBuilder, err := newBuilder(ctx, in, getenv)
 	if err != nil {
 		return err
@@ -243,6 +246,29 @@ func newBuilder(ctx context.Context, in *action.Inputs, getenv func(string) stri
 	return e, e, func() { dc.Close() }, nil
 }
 
+// merge publishes the per-platform images that separate runs pushed as one
+// index: no engine is needed.
+func merge(ctx context.Context, in *action.Inputs, getenv func(string) string, rep action.Reporter) error {
+	pub, closePub, err := publisher(ctx, in, getenv, rep)
+	if err != nil {
+		return err
+	}
+	defer closePub()
+	p := &pipeline.Pipeline{Publisher: pub, Log: logTo{rep}, Now: time.Now}
+	// The notices about tags apply; those about the build caches do not.
+	var notices []string
+	for _, n := range in.Notices {
+		if strings.HasPrefix(n, "tags:") {
+			notices = append(notices, n)
+		}
+	}
+	res, err := p.Merge(ctx, pipeline.MergeInput{
+		Repository: in.Repository, Images: in.Images, Platforms: in.Builder.Platforms,
+		Tags: in.Tags, Release: in.Release, MaxImageSize: in.MaxImageSize, Notices: notices,
+	})
+	return report(rep, in, res, err)
+}
+
 // parseCommandLine reads the flags: the inputs set on the command line. It
 // returns none when the command was done (version, help). A command line
 // that cannot be run is a *usageError of one line, which says what to type.
@@ -251,18 +277,22 @@ func parseCommandLine(args []string, stdout io.Writer) (map[string]string, error
 	fs.SetOutput(io.Discard) // the errors are ours: one line, with flags as they are typed
 	flags := action.Flags(fs)
 	fs.Usage = func() {}
-	if err := checkFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage(stdout)
-			return nil, nil
-		}
+	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return nil, err
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, &usageError{msg: err.Error() + helpPointer}
 	}
 	switch a := fs.Arg(0); a {
 	case "":
+	case "merge":
+		// Its flags follow the word.
+		if done, err := parseFlags(fs, fs.Args()[1:], stdout); done || err != nil {
+			return nil, err
+		}
+		if fs.NArg() > 0 {
+			return nil, &usageError{msg: fmt.Sprintf("unexpected %s after merge: merge takes flags only (a boolean takes its value with '=': --push=false)", printable(fs.Arg(0))) + helpPointer}
+		}
+		if _, ok := flags()["images"]; !ok {
+			return nil, &usageError{msg: "merge needs --images: the digests (or image-uri outputs) of the images each platform's run pushed, e.g. ms-build merge --repository=team/app --images=sha256:...,sha256:..."}
+		}
 	case "version":
 		fmt.Fprintln(stdout, "ms-build", versionText())
 		return nil, nil
@@ -277,9 +307,25 @@ func parseCommandLine(args []string, stdout io.Writer) (map[string]string, error
 		}
 		fallthrough
 	default:
-		return nil, &usageError{msg: fmt.Sprintf("unknown command %q: ms-build takes flags, or 'version' or 'help'", fs.Arg(0)) + helpPointer}
+		return nil, &usageError{msg: fmt.Sprintf("unknown command %q: ms-build takes flags, or 'merge', 'version' or 'help'", fs.Arg(0)) + helpPointer}
 	}
 	return flags(), nil
+}
+
+// parseFlags parses args into fs, and says whether the command was done
+// (help was asked for).
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (bool, error) {
+	if err := checkFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+			return true, nil
+		}
+		return true, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return true, &usageError{msg: err.Error() + helpPointer}
+	}
+	return false, nil
 }
 
 // printable is a word from the command line as an error can show it: on
@@ -600,6 +646,9 @@ func outputs(r pipeline.Result) action.Outputs {
 	if c := r.SizeChange; c != nil {
 		o.ImageSizeDeltaBytes = &c.DeltaBytes
 	}
+	for _, p := range r.Platforms {
+		o.Platforms = append(o.Platforms, action.Platform{Platform: p.Platform, Digest: p.Digest, SizeBytes: p.Size})
+	}
 	return o
 }
 
@@ -659,6 +708,8 @@ func usage(w io.Writer) {
 Usage:
   ms-build [flags]          build and push (inputs also come from INPUT_<NAME> variables)
   ms-build --dry-run        build and push to an embedded registry: no AWS account needed
+  ms-build merge --images=sha256:...,sha256:...
+                            publish the images each platform's run pushed as one index, under --tags
   ms-build version          print the version
   ms-build help             print this help (also --help, -h)
 

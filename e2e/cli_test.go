@@ -76,6 +76,8 @@ func TestCLIGolden(t *testing.T) {
 		{name: "bool-flag-separate-value", args: []string{"--dry-run", "--push", "false"}},
 		{name: "flag-without-value", args: []string{"--repository"}},
 		{name: "unknown-command", args: []string{"build"}},
+		{name: "merge-without-images", args: []string{"merge", "--repository=team/app"}},
+		{name: "merge-one-image", args: []string{"merge", "--images=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "--aws-region=eu-west-1", "--repository=team/app", "--tags=v1"}},
 		{name: "missing-dockerfile", args: []string{"--dry-run"}, files: map[string]string{"Dockerfile": ""}, keep: versionAndErrors},
 		{name: "dockerfile-syntax", args: []string{"--dry-run"}, files: map[string]string{"Dockerfile": "FROM msb-test/sdk:1 AS build\nRUN true\nCOPPY . .\nFROM msb-test/busybox:1\nCOPY --from=build /src /src\n"}},
 		{name: "advice-names-flags", args: []string{"--aws-region=eu-west-1"}, keep: versionAndErrors},

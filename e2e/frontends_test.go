@@ -172,6 +172,24 @@ jobs:
           max-image-size: huge
 `
 
+// actMergeWorkflow merges two images acme/act does not hold: the images
+// input reaches the run, which merges (and fails) instead of building.
+const actMergeWorkflow = `name: merge
+on: workflow_dispatch
+jobs:
+  merge:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: ./
+        with:
+          repository: acme/act
+          tags: act-multi
+          images: |
+            sha256:1111111111111111111111111111111111111111111111111111111111111111
+            sha256:2222222222222222222222222222222222222222222222222222222222222222
+`
+
 // actEvent is one line of act's --json log.
 type actEvent struct {
 	Msg        string `json:"msg"`
@@ -268,6 +286,7 @@ func TestAct(t *testing.T) {
 	dir := project(t, map[string]string{
 		".github/workflows/e2e.yml":       strings.ReplaceAll(actWorkflow, "HOSTILE_REF", strings.ReplaceAll(ref, `"`, `\"`)),
 		".github/workflows/bad-input.yml": actBadInputWorkflow,
+		".github/workflows/merge.yml":     actMergeWorkflow,
 	})
 
 	events, code := runAct(t, act, dir, ".github/workflows/e2e.yml", e,
@@ -300,6 +319,17 @@ func TestAct(t *testing.T) {
 	}
 	if !logged(events, `input max-image-size: "huge" is not a size`) {
 		t.Error("bad input: the job's log lacks the input's message")
+	}
+
+	events, code = runAct(t, act, dir, ".github/workflows/merge.yml", e)
+	if code == 0 || jobResult(events) != "failure" {
+		t.Errorf("merge: exit code %d, job result %q; want non-zero and failure", code, jobResult(events))
+	}
+	if !logged(events, "input images: sha256:1111111111111111111111111111111111111111111111111111111111111111 is not in "+e.Registry+"/acme/act") {
+		t.Error("merge: the job's log lacks the merge's message naming the missing image")
+	}
+	if _, err := e.Client.DescribeImages(t.Context(), &awsecr.DescribeImagesInput{RepositoryName: aws.String("acme/act"), ImageIds: []types.ImageIdentifier{{ImageTag: aws.String("act-multi")}}}); err == nil {
+		t.Error("merge: the failed merge attached its tag")
 	}
 }
 

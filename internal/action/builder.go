@@ -129,7 +129,8 @@ func (p *parser) platforms() error {
 		}
 		b.Platforms = append(b.Platforms, norm)
 	}
-	if len(b.Platforms) > 1 && !b.BuildKit() {
+	// A merge builds nothing: its platforms are those the index must hold.
+	if len(b.Platforms) > 1 && !b.BuildKit() && p.get("images") == "" {
 		return inputErr("platforms", "%s: several platforms in one run need a BuildKit builder (builder: tcp://host:port or unix:///path); with the Docker engine, build each platform on its own runner and join them with ms-build merge", strings.Join(b.Platforms, ","))
 	}
 	return nil

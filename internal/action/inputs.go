@@ -59,6 +59,7 @@ var Specs = []Spec{
 	{"buildkit-cert", "", "for a tcp:// builder: the client certificate, as a path or PEM text"},
 	{"buildkit-key", "", "for a tcp:// builder: the client certificate's key, as a path or PEM text (masked)"},
 	{"platforms", "", "platforms to build, e.g. linux/amd64,linux/arm64 (default: the builder's); more than one needs a BuildKit builder, or ms-build merge of per-platform runs"},
+	{"images", "", "merge instead of building: the images of each platform that separate runs pushed to repository, one a line or comma separated, each a digest or an image-uri output; they are published as one index under tags (the build inputs are ignored)"},
 }
 
 // Inputs holds every input, parsed and validated.
@@ -105,6 +106,10 @@ type Inputs struct {
 	// Notices are what the inputs' reading decided that the user should
 	// hear: the run's trust, a tag that was dropped.
 	Notices []string
+
+	// Images are the per-platform images a merge joins (digests or
+	// image URIs); none: the run builds.
+	Images []string
 }
 
 // Secret is one build secret: its value, or the file that holds it.
@@ -163,7 +168,7 @@ func Parse(raw map[string]string, env Environment) (*Inputs, error) {
 	if p.getenv == nil {
 		p.getenv = func(string) string { return "" }
 	}
-	for _, step := range []func() error{p.switches, p.destination, p.build, p.builder, p.cache, p.secrets, p.metadata} {
+	for _, step := range []func() error{p.switches, p.destination, p.build, p.builder, p.cache, p.secrets, p.metadata, p.images} {
 		if err := step(); err != nil {
 			return nil, err
 		}
@@ -486,6 +491,53 @@ func (p *parser) ssh() error {
 		p.in.SSH = append(p.in.SSH, s)
 	}
 	return nil
+}
+
+// imageRE is one image a merge joins: a digest, or an image URI
+// (<registry>/<repository>@sha256:...).
+var imageRE = regexp.MustCompile(`^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/[a-z0-9._/-]+@)?sha256:[0-9a-f]{64}$`)
+
+// images reads the images a merge joins: at least two, each once, each a
+// digest or the URI of an image in repository. The pipeline checks the
+// registry's host once it has logged in.
+func (p *parser) images() error {
+	v := p.raw["images"]
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	in := p.in
+	if !in.Push {
+		return inputErr("images", "a merge publishes an index, and push is false: set push: true, or leave images empty to build")
+	}
+	seen := map[string]string{}
+	for _, img := range splitList(v) {
+		if !imageRE.MatchString(img) {
+			return inputErr("images", "%s is not an image: give each as sha256:<64 hex digits> or <registry>/<repository>@sha256:..., the digest or image-uri output of the run that pushed it", quoteValue(img))
+		}
+		where, d, ok := strings.Cut(img, "@")
+		if !ok {
+			d = img
+		} else if _, repo, _ := strings.Cut(where, "/"); repo != in.Repository {
+			return inputErr("images", "%s is an image of %s, not of repository %s: an index names images of its own repository; push each platform's image to %s", quoteValue(img), quoteValue(repo), in.Repository, in.Repository)
+		}
+		if other, dup := seen[d]; dup {
+			return inputErr("images", "%s is given twice (also as %s): give each platform's image once", quoteValue(img), quoteValue(other))
+		}
+		seen[d] = img
+		in.Images = append(in.Images, img)
+	}
+	if len(in.Images) < 2 {
+		return inputErr("images", "one image given: give the images of at least two platforms (an index of one platform adds nothing to the image itself)")
+	}
+	return nil
+}
+
+// quoteValue is a value in a message: quoted, cut when long.
+func quoteValue(s string) string {
+	if len(s) > 100 {
+		s = s[:100] + "..."
+	}
+	return strconv.Quote(s)
 }
 
 // lines are v's lines without blanks and # comments, trimmed at the start.

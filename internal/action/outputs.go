@@ -30,6 +30,15 @@ type Outputs struct {
 	// ImageSizeDeltaBytes is the compressed size change against the
 	// default branch's current image; nil when there is none.
 	ImageSizeDeltaBytes *int64 `json:"image-size-delta-bytes,omitempty"`
+	// Platforms are an index's images, one a platform. Only in metadata.
+	Platforms []Platform `json:"platforms,omitempty"`
+}
+
+// Platform is one platform's image of an index.
+type Platform struct {
+	Platform  string `json:"platform"` // os/arch[/variant]
+	Digest    string `json:"digest"`
+	SizeBytes int64  `json:"size-bytes"` // compressed, as the registry counts it
 }
 
 // OutputNames lists the outputs in the order they are reported.
@@ -172,6 +181,12 @@ func (s Summary) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %s |\n", f.label, v)
 	}
 	s.writeSize(&b)
+	if len(s.Platforms) > 0 {
+		b.WriteString("\n**Platforms**\n\n| platform | digest | size (compressed) |\n|---|---|---:|\n")
+		for _, p := range s.Platforms {
+			fmt.Fprintf(&b, "| %s | `%s` | %s |\n", mdEscape(p.Platform), mdEscape(p.Digest), FormatSize(p.SizeBytes))
+		}
+	}
 	if len(s.Tags) > 0 {
 		b.WriteString("\n**Tags**\n\n")
 		for _, t := range s.Tags {
@@ -207,6 +222,12 @@ func (s Summary) Text() string {
 		fmt.Fprintf(&b, "  %-33s %s\n", f.label+":", f.value)
 	}
 	s.writeSizeText(&b)
+	if len(s.Platforms) > 0 {
+		b.WriteString("Platforms\n")
+		for _, p := range s.Platforms {
+			fmt.Fprintf(&b, "  %-16s %s %10s\n", p.Platform, p.Digest, FormatSize(p.SizeBytes))
+		}
+	}
 	if len(s.Tags) > 0 {
 		b.WriteString("Tags\n")
 		for _, t := range s.Tags {

@@ -124,6 +124,9 @@ type Result struct {
 	// SizeChange compares the image with the default branch's current
 	// image; nil when there is none (or nothing was pushed).
 	SizeChange *SizeChange
+	// Platforms are the images of each platform of an index: those a
+	// merge joined. nil for a single-platform image.
+	Platforms []PlatformImage
 }
 
 // Timing is how long one part of the run took.
@@ -284,6 +287,8 @@ type run struct {
 	bg       background
 	timings  []Timing
 	progress progress // the steps of the run's builds
+
+	platforms []PlatformImage // a merge's images, one a platform
 }
 
 // result assembles the outputs from what the steps found: the one place they
@@ -318,6 +323,7 @@ func (r *run) result() Result {
 		}
 	}
 	res.SizeChange = r.sizeChange
+	res.Platforms = r.platforms
 	if r.repo.took > 0 {
 		res.Timings = append(res.Timings, Timing{Name: "repository (beside the build)", Duration: r.repo.took})
 	}
