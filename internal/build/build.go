@@ -65,6 +65,11 @@ type Auth struct {
 type Pushed struct {
 	Digest string // manifest digest
 	Size   int64  // manifest length
+	// ImageID is the image's id as pushed, when the push made the image
+	// anew and it came out other than the build's (a standalone BuildKit
+	// exports again for the push: the same layers, and inline cache
+	// metadata that may differ); "" when it is the built image.
+	ImageID string
 }
 
 // Step is one BuildKit vertex: a Dockerfile instruction or an internal step

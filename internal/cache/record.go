@@ -139,6 +139,27 @@ func recordContent(image []byte, mediaType string, platforms [][]byte) (v1.Descr
 	return m.Config, m.Layers, 0, nil
 }
 
+// IndexImages returns the digests of an index's images, leaving out what
+// is not one platform's image (BuildKit's attestation manifests, whose
+// platform is unknown/unknown).
+func IndexImages(index []byte) ([]string, error) {
+	var ix v1.Index
+	if err := json.Unmarshal(index, &ix); err != nil {
+		return nil, fmt.Errorf("reading the index: %w", err)
+	}
+	var out []string
+	for _, m := range ix.Manifests {
+		if m.Annotations["vnd.docker.reference.type"] == "attestation-manifest" || (m.Platform != nil && m.Platform.OS == "unknown") {
+			continue
+		}
+		out = append(out, m.Digest.String())
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the index lists no image")
+	}
+	return out, nil
+}
+
 // IsIndex reports whether mediaType is an OCI image index or a Docker
 // manifest list.
 func IsIndex(mediaType string) bool {

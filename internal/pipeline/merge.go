@@ -94,7 +94,7 @@ func (r *run) merge(ctx context.Context, in MergeInput) error {
 		if r.platforms, index, err = r.platformImages(ctx, digests, in.Platforms); err != nil {
 			return err
 		}
-		return r.checkPlatformSizes()
+		return r.checkSize()
 	})
 	if err != nil {
 		return err

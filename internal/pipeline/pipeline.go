@@ -288,7 +288,9 @@ type run struct {
 	timings  []Timing
 	progress progress // the steps of the run's builds
 
-	platforms []PlatformImage // a merge's images, one a platform
+	platforms []PlatformImage // an index's images, one a platform: a merge's, or a build's of several
+	// platformManifests are the manifests of platforms' images, in order.
+	platformManifests [][]byte
 }
 
 // result assembles the outputs from what the steps found: the one place they

@@ -490,6 +490,15 @@ func (r *run) skip(ctx context.Context) (bool, error) {
 	r.Log.Infof("Skipping the build: %s@%s was built from identical inputs (skip key %s)", r.repo.ref, rd.Digest, r.skipK[:16])
 	r.skipped = true
 	r.pushed = img
+	if cache.IsIndex(img.manifest.MediaType) {
+		// An index's platforms are read from the registry, with a login.
+		if err := r.login(ctx); err != nil {
+			return true, err
+		}
+		if err := r.readPlatforms(ctx, img.manifest); err != nil {
+			return true, err
+		}
+	}
 	if err := r.checkSize(); err != nil {
 		return true, err
 	}
@@ -565,6 +574,9 @@ func (r *run) publish(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if pushed.ImageID != "" {
+		r.image.ID = pushed.ImageID
+	}
 	// The staging tag only carries the push: once the requested tags are
 	// attached, or a check failed, it goes (with the image, when no requested
 	// tag holds it). No lifecycle rule may expire it: on a released image it
@@ -590,6 +602,9 @@ func (r *run) publish(ctx context.Context) error {
 		return fmt.Errorf("checking the pushed image: the builder pushed %s but the registry holds %s", pushed.Digest, img.digest)
 	}
 	img.imageID = ""
+	if err := r.readPlatforms(ctx, img.manifest); err != nil {
+		return err
+	}
 	if img, err = r.annotate(img); err != nil {
 		return err
 	}
@@ -610,6 +625,29 @@ func (r *run) publish(ctx context.Context) error {
 	// run by the tags reported.
 	for _, ref := range r.tags {
 		_ = r.Builder.Name(ctx, r.image.ID, ref)
+	}
+	return nil
+}
+
+// readPlatforms reads the images of an index the builder pushed (several
+// platforms): each one's digest, platform and size, for the outputs, the
+// size limit and the skip record. An image pushed alone has none.
+func (r *run) readPlatforms(ctx context.Context, m registry.Manifest) error {
+	if !cache.IsIndex(m.MediaType) {
+		return nil
+	}
+	digests, err := cache.IndexImages(m.Body)
+	if err != nil {
+		return fmt.Errorf("checking the pushed image: %w", err)
+	}
+	r.platforms, r.platformManifests = nil, nil
+	for _, d := range digests {
+		img, cfg, err := r.platformImage(ctx, d)
+		if err != nil {
+			return fmt.Errorf("checking the pushed image: %w", err)
+		}
+		r.platforms = append(r.platforms, PlatformImage{Platform: cfg.platform(), Digest: d, Size: img.size})
+		r.platformManifests = append(r.platformManifests, img.manifest.Body)
 	}
 	return nil
 }
@@ -639,6 +677,9 @@ func (r *run) annotate(img pushedImage) (pushedImage, error) {
 // checkSize fails the run when the image is over max-image-size, before any
 // tag is attached.
 func (r *run) checkSize() error {
+	if len(r.platforms) > 0 {
+		return r.checkPlatformSizes() // each platform's image
+	}
 	max, size := r.in.MaxImageSize, r.pushed.size
 	if max <= 0 || size <= max {
 		return nil
@@ -750,7 +791,7 @@ func (r *run) record(ctx context.Context) {
 	if r.skipK == "" || !r.in.CacheWrite {
 		return
 	}
-	body, err := cache.NewRecord(r.pushed.manifest.Body, r.pushed.manifest.MediaType, r.skipK, cache.RecordInfo{Registry: hostOf(r.repo.ref), Revision: r.in.Commit.SHA})
+	body, err := cache.NewRecord(r.pushed.manifest.Body, r.pushed.manifest.MediaType, r.skipK, cache.RecordInfo{Registry: hostOf(r.repo.ref), Revision: r.in.Commit.SHA, Platforms: r.platformManifests})
 	if err != nil {
 		r.warn("%v", err)
 		return

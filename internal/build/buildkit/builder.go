@@ -172,9 +172,6 @@ func (b *Builder) Push(ctx context.Context, imageID, ref string, auth build.Auth
 	if err != nil {
 		return build.Pushed{}, fmt.Errorf("pushing %s: %w", ref, registry.Classify(err))
 	}
-	if got := res[imageKey(len(b.platforms))]; got != bt.config {
-		return build.Pushed{}, fmt.Errorf("pushing %s: the daemon exported %s, not the image it built (%s): nothing is tagged; run again", ref, got, bt.config)
-	}
 	var desc ocispecs.Descriptor
 	raw, err := base64.StdEncoding.DecodeString(res["containerimage.descriptor"])
 	if err == nil {
@@ -183,7 +180,18 @@ func (b *Builder) Push(ctx context.Context, imageID, ref string, auth build.Auth
 	if err != nil || desc.Digest == "" {
 		return build.Pushed{}, fmt.Errorf("pushing %s: the daemon reported no manifest", ref)
 	}
-	return build.Pushed{Digest: desc.Digest.String(), Size: desc.Size}, nil
+	p := build.Pushed{Digest: desc.Digest.String(), Size: desc.Size}
+	// The export for the push is a new one of the same solve: its layers are
+	// the build's, and its config may differ in the inline cache metadata
+	// (which the daemon's cache records, changed by other exports since,
+	// make).
+	if got := res[imageKey(len(b.platforms))]; got != bt.config {
+		p.ImageID = got
+		b.mu.Lock()
+		b.built[got] = bt
+		b.mu.Unlock()
+	}
+	return p, nil
 }
 
 // solve runs one build through the gateway (the Dockerfile front end),

@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/org/ms-build-action/internal/testenv"
+)
+
+// archDockerfile records the architecture its build stage ran on, and its
+// image prints that and its own when run.
+const archDockerfile = `FROM msb-test/sdk:1 AS build
+WORKDIR /src
+COPY requirements.txt ./
+RUN restore requirements.txt
+COPY . .
+RUN uname -m > /arch.txt
+FROM msb-test/busybox:1
+COPY --from=build /arch.txt /arch.txt
+CMD ["sh", "-c", "cat /arch.txt; uname -m"]
+`
+
+// bkInputs are the inputs that build on d over mTLS: the CA and the
+// certificate as paths, the key as PEM text.
+func bkInputs(d *testenv.BuildKitd, in map[string]string) map[string]string {
+	out := map[string]string{"builder": d.Addr, "buildkit-ca": d.CAFile, "buildkit-cert": d.CertFile, "buildkit-key": string(d.Key)}
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}
+
+// noEngine is a DOCKER_HOST nobody answers: a BuildKit builder needs no
+// Docker engine.
+const noEngine = "DOCKER_HOST=unix:///nonexistent/docker.sock"
+
+// TestTwoPlatforms: one run on a BuildKit builder builds linux/amd64 and
+// linux/arm64 (under QEMU) and pushes one index of two images, no
+// attestation; each image runs and prints its architecture, metadata gives
+// each platform's digest and size, and a second run of the same commit
+// skips with the same platforms. max-image-size applies to each platform,
+// before any tag.
+func TestTwoPlatforms(t *testing.T) {
+	docker := testenv.Docker(t)
+	d := testenv.BuildKit(t)
+	testenv.Arm64(t)
+	e := testenv.StartECR(t, testenv.GGCR)
+	dir := workspace(t, "twostage")
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(archDockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := bkInputs(d, map[string]string{"repository": "acme/app", "tags": "v1", "platforms": "linux/amd64,linux/arm64"})
+	r := github(t, dir, e, in, noEngine)
+	if r.code != 0 {
+		t.Fatalf("exit code %d, want 0", r.code)
+	}
+	assertNoSecret(t, r, string(d.Key))
+	o := r.outputs
+	auth := login(t, e)
+	desc, err := remote.Get(ref(t, e.Registry+"/acme/app:v1"), remote.WithAuth(auth))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desc.Digest.String() != o["digest"] || !desc.MediaType.IsIndex() {
+		t.Fatalf("v1 is %s (%s), want the index the outputs name, %s", desc.Digest, desc.MediaType, o["digest"])
+	}
+	ix, err := desc.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := ix.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta mergeMeta
+	if err := json.Unmarshal([]byte(o["metadata"]), &meta); err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) != 2 || len(meta.Platforms) != 2 {
+		t.Fatalf("index of %d images, metadata of %d platforms; want 2 and 2 (no attestation)", len(im.Manifests), len(meta.Platforms))
+	}
+	want := map[string]string{"linux/amd64": "x86_64\nx86_64\n", "linux/arm64": "aarch64\naarch64\n"}
+	for _, m := range im.Manifests {
+		pl := m.Platform.OS + "/" + m.Platform.Architecture
+		i := slices.IndexFunc(meta.Platforms, func(p struct {
+			Platform  string `json:"platform"`
+			Digest    string `json:"digest"`
+			SizeBytes int64  `json:"size-bytes"`
+		}) bool {
+			return p.Digest == m.Digest.String()
+		})
+		if i < 0 || !strings.HasPrefix(meta.Platforms[i].Platform, pl) || meta.Platforms[i].SizeBytes <= 0 {
+			t.Errorf("index image %s (%s): metadata platforms %+v, want it with its platform and size", m.Digest, pl, meta.Platforms)
+		}
+		pullAndRun(t, docker, auth, e.Registry+"/acme/app@"+m.Digest.String(), want[pl])
+	}
+
+	again := github(t, dir, e, in, noEngine)
+	if again.code != 0 || again.outputs["skipped"] != "true" || again.outputs["digest"] != o["digest"] {
+		t.Errorf("second run: exit %d, skipped %q, digest %q; want a skip of %s", again.code, again.outputs["skipped"], again.outputs["digest"], o["digest"])
+	}
+	var meta2 mergeMeta
+	if err := json.Unmarshal([]byte(again.outputs["metadata"]), &meta2); err != nil || len(meta2.Platforms) != 2 {
+		t.Errorf("the skip's metadata = %s, want both platforms", again.outputs["metadata"])
+	}
+
+	// Over the limit: one line naming a platform, and no tag attached.
+	in["tags"], in["max-image-size"], in["cache-salt"] = "v2", "1KB", "rebuild"
+	big := github(t, dir, e, in, noEngine)
+	if big.code != 1 || !strings.Contains(big.stdout, "input max-image-size: the linux/") {
+		t.Errorf("over max-image-size: exit %d, want 1 and an error naming a platform", big.code)
+	}
+	if _, err := remote.Head(ref(t, e.Registry+"/acme/app:v2"), remote.WithAuth(auth)); err == nil {
+		t.Error("v2 was attached to an image over max-image-size")
+	}
+}
