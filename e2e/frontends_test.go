@@ -369,19 +369,7 @@ func TestGitLabComponent(t *testing.T) {
 	dir := project(t, map[string]string{
 		".gitlab-ci.yml": strings.ReplaceAll(gitlabPipeline, "DOCKER_HOST_VALUE", os.Getenv("DOCKER_HOST")),
 	})
-	args := []string{"--force-shell-executor", "--no-color"}
-	for _, kv := range e.Env() {
-		args = append(args, "--variable", kv)
-	}
-	cmd := exec.Command(glci, args...)
-	cmd.Dir = dir
-	// The job runs ms-build from PATH, as the component's image has it.
-	cmd.Env = []string{"PATH=" + filepath.Dir(binary) + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-	out, err := cmd.CombinedOutput()
-	t.Logf("gitlab-ci-local:\n%s", out)
-	if err != nil {
-		t.Fatalf("gitlab-ci-local: %v", err)
-	}
+	out := runGitLab(t, glci, dir, e.Env())
 	d, err := e.Client.DescribeImages(t.Context(), &awsecr.DescribeImagesInput{RepositoryName: aws.String("acme/gitlab"), ImageIds: []types.ImageIdentifier{{ImageTag: aws.String("gl-stable")}}})
 	if err != nil {
 		t.Fatalf("the registry has no gl-stable: %v", err)
@@ -411,6 +399,73 @@ func TestGitLabComponent(t *testing.T) {
 				t.Errorf("a secret appears in %s", place)
 			}
 		}
+	}
+}
+
+// runGitLab runs the pipeline in dir with gitlab-ci-local, with the
+// variables given, and returns its output.
+func runGitLab(t *testing.T, glci, dir string, vars []string) []byte {
+	t.Helper()
+	args := []string{"--force-shell-executor", "--no-color"}
+	for _, kv := range vars {
+		args = append(args, "--variable", kv)
+	}
+	cmd := exec.Command(glci, args...)
+	cmd.Dir = dir
+	// The job runs ms-build from PATH, as the component's image has it.
+	cmd.Env = []string{"PATH=" + filepath.Dir(binary) + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	out, err := cmd.CombinedOutput()
+	t.Logf("gitlab-ci-local:\n%s", out)
+	if err != nil {
+		t.Fatalf("gitlab-ci-local: %v", err)
+	}
+	return out
+}
+
+const gitlabBuildKitPipeline = `stages: [build, verify]
+include:
+  - component: $CI_SERVER_FQDN/$CI_PROJECT_PATH/ms-build@$CI_COMMIT_SHA
+    inputs:
+      repository: acme/gitlab
+      context: app
+      tags: gl-bk
+      builder: BUILDER_VALUE
+      buildkit-ca: CA_VALUE
+      buildkit-cert: $BUILDKIT_CERT
+      buildkit-key: $BUILDKIT_KEY
+      docker-host: unix:///nonexistent/docker.sock
+      services: []
+verify:
+  stage: verify
+  needs: [ms-build]
+  script:
+    - echo "digest=$MSB_DIGEST"
+    - test "$MSB_IMAGE_SIZE_BYTES" -gt 0
+    - echo "verified"
+`
+
+// TestGitLabComponentBuildKit runs the component's job on a BuildKit
+// builder with no Docker engine, as a rootless buildkitd service would
+// serve it: the mTLS certificate and key come from variables (as a
+// File-type variable gives a path), which these inputs expand.
+func TestGitLabComponentBuildKit(t *testing.T) {
+	glci := tool(t, "gitlab-ci-local", "MSB_REQUIRE_GITLAB_CI_LOCAL")
+	d := testenv.BuildKit(t)
+	e := testenv.StartECR(t, testenv.GGCR)
+	pipeline := strings.NewReplacer("BUILDER_VALUE", d.Addr, "CA_VALUE", d.CAFile).Replace(gitlabBuildKitPipeline)
+	dir := project(t, map[string]string{".gitlab-ci.yml": pipeline})
+	out := runGitLab(t, glci, dir, append(e.Env(), "BUILDKIT_CERT="+d.CertFile, "BUILDKIT_KEY="+d.KeyFile))
+	dd, err := e.Client.DescribeImages(t.Context(), &awsecr.DescribeImagesInput{RepositoryName: aws.String("acme/gitlab"), ImageIds: []types.ImageIdentifier{{ImageTag: aws.String("gl-bk")}}})
+	if err != nil {
+		t.Fatalf("the registry has no gl-bk: %v", err)
+	}
+	for _, want := range []string{"digest=" + aws.ToString(dd.ImageDetails[0].ImageDigest), "verified"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the verify job did not print %q", want)
+		}
+	}
+	if strings.Contains(string(out), strings.TrimSpace(string(d.Key))[40:80]) {
+		t.Error("the job log holds the client key")
 	}
 }
 
