@@ -110,6 +110,20 @@ func TestTwoPlatforms(t *testing.T) {
 		t.Errorf("the skip's metadata = %s, want both platforms", again.outputs["metadata"])
 	}
 
+	// Each platform's build stage was cached under its own key: a run of
+	// arm64 alone, after a source-only change, starts from it, as does a
+	// run of both platforms.
+	if err := os.WriteFile(filepath.Join(dir, "message.txt"), []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, platforms := range []string{"linux/arm64", "linux/amd64,linux/arm64"} {
+		one := bkInputs(d, map[string]string{"repository": "acme/app", "tags": "p-" + strings.ReplaceAll(platforms, "/", "-"), "platforms": platforms})
+		rr := github(t, dir, e, one, noEngine)
+		if rr.code != 0 || rr.outputs["cache-hit"] != "true" {
+			t.Errorf("platforms %s after a source change: exit %d, cache-hit %q; want a hit of each platform's cache", platforms, rr.code, rr.outputs["cache-hit"])
+		}
+	}
+
 	// Over the limit: one line naming a platform, and no tag attached.
 	in["tags"], in["max-image-size"], in["cache-salt"] = "v2", "1KB", "rebuild"
 	big := github(t, dir, e, in, noEngine)

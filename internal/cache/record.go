@@ -160,6 +160,28 @@ func IndexImages(index []byte) ([]string, error) {
 	return out, nil
 }
 
+// IndexPlatforms returns an index's images by platform (os/arch, with
+// /variant when the index names one but arm64's v8), attestations left out.
+func IndexPlatforms(index []byte) (map[string]string, error) {
+	var ix v1.Index
+	if err := json.Unmarshal(index, &ix); err != nil {
+		return nil, fmt.Errorf("reading the index: %w", err)
+	}
+	out := map[string]string{}
+	for _, m := range ix.Manifests {
+		p := m.Platform
+		if p == nil || p.OS == "unknown" || m.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+			continue
+		}
+		name := p.OS + "/" + p.Architecture
+		if p.Variant != "" && !(p.Architecture == "arm64" && p.Variant == "v8") {
+			name += "/" + p.Variant
+		}
+		out[name] = m.Digest.String()
+	}
+	return out, nil
+}
+
 // IsIndex reports whether mediaType is an OCI image index or a Docker
 // manifest list.
 func IsIndex(mediaType string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/org/ms-build-action/internal/cache"
@@ -76,6 +77,9 @@ func (r *run) restore(ctx context.Context) {
 // cache, each branch's build cache, and each branch's runtime image.
 func (r *run) cacheTags() []string {
 	tags := []string{cache.CacheTag(r.plan.depKey)}
+	for _, pk := range r.plan.platformKeys {
+		tags = append(tags, cache.CacheTag(pk.key))
+	}
 	for _, b := range r.branches() {
 		tags = append(tags, cache.BranchCacheTag(b))
 	}
@@ -88,6 +92,9 @@ func (r *run) cacheTags() []string {
 // restoreBuildStage pulls the first of the build stage's caches that the
 // registry has and the builder can use.
 func (r *run) restoreBuildStage(ctx context.Context, found map[string]registry.Manifest) {
+	if r.restorePlatforms(ctx, found) {
+		return
+	}
 	key := r.plan.depKey
 	candidates := []string{cache.CacheTag(key)}
 	for _, b := range r.branches() {
@@ -115,6 +122,34 @@ func (r *run) restoreBuildStage(ctx context.Context, found map[string]registry.M
 		}
 	}
 	r.Log.Infof("Cache miss for key %s: no build cache of the key or the branch yet", key.Short())
+}
+
+// restorePlatforms restores each platform's own build cache, when the run
+// builds several platforms and the registry has every one of them (from
+// runs of each platform alone, or of the same platforms): that is a hit.
+// Otherwise the caches of the platforms together, then the branch's, are
+// looked for.
+func (r *run) restorePlatforms(ctx context.Context, found map[string]registry.Manifest) bool {
+	pks := r.plan.platformKeys
+	if len(pks) == 0 {
+		return false
+	}
+	for _, pk := range pks {
+		if _, ok := found[cache.CacheTag(pk.key)]; !ok {
+			return false
+		}
+	}
+	var refs []string
+	for _, pk := range pks {
+		ref, ok, _ := r.pullCache(ctx, cache.CacheTag(pk.key))
+		if !ok {
+			return false
+		}
+		refs = append(refs, ref)
+	}
+	r.buildCacheFrom, r.cacheHit = refs, true
+	r.Log.Infof("Cache hit: each platform's cache key (%s)", strings.Join(refs, ", "))
+	return true
 }
 
 // pullCache pulls one cache image, which the repository has, into the
@@ -196,8 +231,41 @@ func (r *run) storeCache(ctx context.Context, imageID string) {
 		return
 	}
 	r.Log.Infof("Stored the build cache %s:%s (%.1fs)", r.repo.ref, tag, r.Now().Sub(t).Seconds())
+	r.storePlatformCaches(ctx, tag)
 	r.bg.timed(Timing{Name: "build cache store (beside the runtime build)", Duration: r.Now().Sub(t)})
 	r.pointBranchCache(ctx)
+}
+
+// storePlatformCaches tags each platform's image of the build stage's
+// cache (an index, when the run builds several platforms) with that
+// platform's own key: no blob moves, and a later run of any of the
+// platforms, alone or together, finds its cache.
+func (r *run) storePlatformCaches(ctx context.Context, tag string) {
+	if len(r.plan.platformKeys) == 0 {
+		return
+	}
+	m, err := r.Publisher.Manifest(ctx, tag)
+	if err != nil || !cache.IsIndex(m.MediaType) {
+		if ctx.Err() == nil {
+			r.warn("tagging each platform's build cache: %v", err)
+		}
+		return
+	}
+	images, err := cache.IndexPlatforms(m.Body)
+	for _, pk := range r.plan.platformKeys {
+		d, ok := images[pk.platform]
+		if err != nil || !ok {
+			r.warn("tagging each platform's build cache: the cache %s has no %s image", tag, pk.platform)
+			continue
+		}
+		img, err := r.Publisher.Manifest(ctx, d)
+		if err == nil {
+			err = r.Publisher.Put(ctx, cache.CacheTag(pk.key), img)
+		}
+		if err != nil && ctx.Err() == nil {
+			r.warn("tagging the %s build cache: %v", pk.platform, err)
+		}
+	}
 }
 
 // pointBranchCache points the branch's build cache tag at the dependency

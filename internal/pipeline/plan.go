@@ -29,6 +29,15 @@ type plan struct {
 	buildStage     *dockerfile.Stage // nil when the target copies from no named stage
 	platform       string
 	depKey         cache.Key
+	// platformKeys are each platform's own dependency key, when the run
+	// builds several: each platform's build stage is cached under its own.
+	platformKeys []platformKey
+}
+
+// platformKey is one platform's dependency key.
+type platformKey struct {
+	platform string
+	key      cache.Key
 }
 
 // makePlan reads the context and the Dockerfile and settles the stages.
@@ -175,6 +184,28 @@ func dockerfilePath(in Input) string {
 	return filepath.ToSlash(filepath.Clean(p))
 }
 
+// dependencyKey is the build stage's dependency key on platform.
+func (r *run) dependencyKey(platform string) (cache.Key, error) {
+	bs := r.plan.buildStage
+	// What the restore sees; nothing when that is the whole context or
+	// cannot be told, and the whole context's dependency files count.
+	sources, _ := r.plan.df.RestoreSources(bs)
+	k, err := cache.DependencyKey(cache.DependencyInput{
+		FS:          r.plan.bctx.FS(),
+		Files:       r.in.CacheKeyFiles,
+		Sources:     sources,
+		StageSource: r.plan.df.Source(bs),
+		BuildArgs:   r.visibleArgs(bs),
+		Platform:    platform,
+		Salt:        r.in.CacheSalt,
+	})
+	var ie *cache.InputError
+	if errors.As(err, &ie) {
+		return k, &InputError{Input: ie.Input, Msg: ie.Msg}
+	}
+	return k, err
+}
+
 // key computes the dependency key that names the build stage's cache. With
 // no cache there is none: no cache is keyed by it, so the run reports no
 // cache-key, as with cache off.
@@ -194,26 +225,20 @@ func (r *run) key(ctx context.Context) error {
 	if bs == nil {
 		return nil
 	}
-	// What the restore sees; nothing when that is the whole context or
-	// cannot be told, and the whole context's dependency files count.
-	sources, _ := r.plan.df.RestoreSources(bs)
-	k, err := cache.DependencyKey(cache.DependencyInput{
-		FS:          r.plan.bctx.FS(),
-		Files:       r.in.CacheKeyFiles,
-		Sources:     sources,
-		StageSource: r.plan.df.Source(bs),
-		BuildArgs:   r.visibleArgs(bs),
-		Platform:    platform,
-		Salt:        r.in.CacheSalt,
-	})
-	var ie *cache.InputError
-	if errors.As(err, &ie) {
-		return &InputError{Input: ie.Input, Msg: ie.Msg}
-	}
+	k, err := r.dependencyKey(platform)
 	if err != nil {
 		return err
 	}
 	r.plan.depKey = k
+	if platforms := strings.Split(platform, ","); len(platforms) > 1 {
+		for _, p := range platforms {
+			pk, err := r.dependencyKey(p)
+			if err != nil {
+				return err
+			}
+			r.plan.platformKeys = append(r.plan.platformKeys, platformKey{p, pk})
+		}
+	}
 	if len(k.Files) == 0 {
 		r.Log.Note(Note{Level: Notice, Title: "cache",
 			Message: "no dependency file was found in the build context, so the cache key covers only the build stage's Dockerfile text: set cache-key-files to the files your restore step reads"})
