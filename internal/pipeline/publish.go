@@ -490,14 +490,8 @@ func (r *run) skip(ctx context.Context) (bool, error) {
 	r.Log.Infof("Skipping the build: %s@%s was built from identical inputs (skip key %s)", r.repo.ref, rd.Digest, r.skipK[:16])
 	r.skipped = true
 	r.pushed = img
-	if cache.IsIndex(img.manifest.MediaType) {
-		// An index's platforms are read from the registry, with a login.
-		if err := r.login(ctx); err != nil {
-			return true, err
-		}
-		if err := r.readPlatforms(ctx, img.manifest); err != nil {
-			return true, err
-		}
+	if err := r.readPlatforms(ctx, img.manifest); err != nil {
+		return true, err
 	}
 	if err := r.checkSize(); err != nil {
 		return true, err
@@ -568,8 +562,7 @@ func (r *run) publish(ctx context.Context) error {
 	// only once the pushed image has been checked.
 	t := r.Now()
 	staging := stagingTag(r.image.ID, t)
-	ref := r.repo.ref + ":" + staging
-	r.Log.Infof("Pushing %s", ref)
+	r.Log.Infof("Pushing %s:%s", r.repo.ref, staging)
 	pushed, err := r.push(ctx, r.budget, r.image.ID, staging)
 	if err != nil {
 		return err
@@ -602,13 +595,9 @@ func (r *run) publish(ctx context.Context) error {
 		return fmt.Errorf("checking the pushed image: the builder pushed %s but the registry holds %s", pushed.Digest, img.digest)
 	}
 	img.imageID = ""
-	if err := r.readPlatforms(ctx, img.manifest); err != nil {
+	if r.pushed, err = r.published(ctx, img); err != nil {
 		return err
 	}
-	if img, err = r.annotate(img); err != nil {
-		return err
-	}
-	r.pushed = img
 	r.timings = append(r.timings, Timing{Name: "push", Duration: r.Now().Sub(t)})
 	tagsFrom = r.Now()
 	if err := r.checkSize(); err != nil {
@@ -629,12 +618,25 @@ func (r *run) publish(ctx context.Context) error {
 	return nil
 }
 
+// published is the image the run publishes, from the one pushed: its
+// platforms read when it is an index, annotated when asked.
+func (r *run) published(ctx context.Context, img pushedImage) (pushedImage, error) {
+	if err := r.readPlatforms(ctx, img.manifest); err != nil {
+		return img, err
+	}
+	return r.annotate(img)
+}
+
 // readPlatforms reads the images of an index the builder pushed (several
 // platforms): each one's digest, platform and size, for the outputs, the
 // size limit and the skip record. An image pushed alone has none.
 func (r *run) readPlatforms(ctx context.Context, m registry.Manifest) error {
 	if !cache.IsIndex(m.MediaType) {
 		return nil
+	}
+	// A skip has not logged in yet; a push has (this returns at once).
+	if err := r.login(ctx); err != nil {
+		return err
 	}
 	digests, err := cache.IndexImages(m.Body)
 	if err != nil {

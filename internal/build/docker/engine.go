@@ -125,16 +125,12 @@ func (e *Engine) Platform(ctx context.Context) (string, error) {
 func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (build.Image, error) {
 	id := "msb-" + rand.Text()
 	bo := buildOptions(o, id)
-	if e.platform != "" {
-		p, err := platforms.Parse(e.platform)
-		if err != nil {
-			return build.Image{}, fmt.Errorf("platform %q: %w", e.platform, err)
-		}
-		bo.Platforms = []ocispec.Platform{p}
-	}
 	var body io.Reader
 	attach, err := bkit.Attachables(o)
 	if err != nil {
+		return build.Image{}, err
+	}
+	if bo.Platforms, err = e.platforms(); err != nil {
 		return build.Image{}, err
 	}
 	if sess := e.session(ctx, o.Context, attach); sess != nil {
@@ -183,6 +179,19 @@ func (e *Engine) Build(ctx context.Context, o build.Spec, p build.Progress) (bui
 		return build.Image{}, bkit.ResolveFault(bkit.ExplainRefusal(noBridge(err)))
 	}
 	return e.Inspect(ctx, imageID)
+}
+
+// platforms is the platform asked for, as the build options take it; none
+// builds the engine's own.
+func (e *Engine) platforms() ([]ocispec.Platform, error) {
+	if e.platform == "" {
+		return nil, nil
+	}
+	p, err := platforms.Parse(e.platform)
+	if err != nil {
+		return nil, fmt.Errorf("platform %q: %w", e.platform, err)
+	}
+	return []ocispec.Platform{p}, nil
 }
 
 // noBridge tells a step that failed for want of the engine's bridge
