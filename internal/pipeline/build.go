@@ -36,8 +36,11 @@ func (r *run) build(ctx context.Context) error {
 		stage.CacheFrom = r.buildCacheFrom
 	}
 	storeCache := bs != nil && r.caching() && r.in.Push && !r.cacheHit
+	// A builder that imports its caches from the registry as it builds
+	// builds the stage first after a hit too: see CacheImporter.
+	stageFirst := storeCache || (bs != nil && r.cacheHit && importsCaches(r.Builder))
 
-	if storeCache {
+	if stageFirst {
 		err := r.timed("build stage "+r.plan.df.Title(bs), func() (err error) {
 			r.Log.Infof("Building build stage %s", r.plan.df.Title(bs))
 			r.buildImage, err = r.buildTried(ctx, stage, r.progress)
@@ -46,8 +49,12 @@ func (r *run) build(ctx context.Context) error {
 		if err != nil {
 			return r.buildFailed("stage "+r.plan.df.Title(bs), err)
 		}
-		id := r.buildImage.ID
-		r.bg.start(ctx, func(ctx context.Context) { r.storeCache(ctx, id) })
+		if storeCache {
+			id := r.buildImage.ID
+			r.bg.start(ctx, func(ctx context.Context) { r.storeCache(ctx, id) })
+		} else if r.in.Push {
+			r.bg.start(ctx, r.pointBranchCacheWhenReady)
+		}
 	}
 
 	// Without a cache to store, the build stage is built again only to be
@@ -57,7 +64,7 @@ func (r *run) build(ctx context.Context) error {
 	// build, and building them all again only to size the stage would
 	// double the build.
 	var sizeStage func()
-	if bs != nil && !storeCache {
+	if bs != nil && !stageFirst {
 		var size sync.Once
 		sizeStage = func() {
 			size.Do(func() {
@@ -129,9 +136,15 @@ func (r *run) sizeBuildStage(ctx context.Context, stage build.Spec) {
 	}
 	r.bg.buildStageSize = img.Size
 	r.bg.timed(Timing{Name: "build stage " + r.plan.df.Title(r.plan.buildStage) + " (sized beside the runtime build)", Duration: r.Now().Sub(t)})
-	// The repository is prepared beside the build: point the cache once it
-	// is ready.
-	if r.cacheHit && r.in.Push && r.prepared(ctx) == nil {
+	if r.cacheHit && r.in.Push {
+		r.pointBranchCacheWhenReady(ctx)
+	}
+}
+
+// pointBranchCacheWhenReady points the branch's cache at the key's after a
+// hit, once the repository (prepared beside the build) is ready.
+func (r *run) pointBranchCacheWhenReady(ctx context.Context) {
+	if r.prepared(ctx) == nil {
 		r.pointBranchCache(ctx)
 	}
 }

@@ -34,6 +34,22 @@ type Builder interface {
 	Name(ctx context.Context, imageID, ref string) error
 }
 
+// CacheImporter is a Builder that reads its cache sources from their
+// registry as it builds (a standalone BuildKit) rather than from its own
+// store. BuildKit takes a step's cached result from whichever source
+// answers first, and the runtime image's cache knows the build stage's
+// steps but not their layers: after a cache hit such a builder builds the
+// build stage on its own first, from the build cache, and the runtime
+// build finds the stage's steps in the builder's own cache.
+type CacheImporter interface {
+	ImportsCaches() bool
+}
+
+func importsCaches(b Builder) bool {
+	ci, ok := b.(CacheImporter)
+	return ok && ci.ImportsCaches()
+}
+
 // Publisher is the repository a run publishes to. ECR is one
 // (internal/ecr); a plain OCI registry serves the dry run.
 //

@@ -128,6 +128,10 @@ func (b *Builder) Platform(ctx context.Context) (string, error) {
 	return p.OS + "/" + p.Architecture, nil
 }
 
+// ImportsCaches says that the daemon reads cache sources from their
+// registry as it builds (pipeline.CacheImporter).
+func (b *Builder) ImportsCaches() bool { return true }
+
 // Name does nothing: the daemon keeps no named images.
 func (b *Builder) Name(context.Context, string, string) error { return nil }
 
