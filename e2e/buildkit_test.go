@@ -34,14 +34,15 @@ import (
 // answers there, so a run that asked an engine anything would fail.
 const noEngine = "DOCKER_HOST=unix:///nonexistent/msb-no-engine.sock"
 
-// bkInputs are the builder inputs for d: its address, the CA and the key by
-// path, the client certificate as PEM text (both forms are accepted).
+// bkInputs are the builder inputs for d: its address, the CA by path, the
+// client certificate and its key as PEM text (both forms are accepted; the
+// key's text is what a run must never print).
 func bkInputs(d *testenv.BuildKitd) map[string]string {
 	return map[string]string{
 		"builder":       d.Addr,
 		"buildkit-ca":   d.CAFile,
 		"buildkit-cert": string(d.Cert),
-		"buildkit-key":  d.KeyFile,
+		"buildkit-key":  string(d.Key),
 	}
 }
 
@@ -103,6 +104,7 @@ func TestBuildKitCacheOnFreshBuilder(t *testing.T) {
 		t.Errorf("cold run: no buildcache-%s in the registry", key[:16])
 	}
 	checkBuildKitOutputs(t, e, cold, "acme/app", []string{"build-1"})
+	assertNoSecret(t, cold, append(pemLines(d.Key), e.Passwords()...)...)
 
 	write(t, dir, "message.txt", "hello again\n")
 	d.Restart(t)
@@ -338,6 +340,8 @@ func TestBuildKitBadInput(t *testing.T) {
 			[]string{"the BuildKit daemon at " + nobody + " does not answer: check the builder address"}},
 		{"unsigned client certificate", map[string]string{"buildkit-cert": d.UnsignedCertFile, "buildkit-key": string(d.UnsignedKey)},
 			[]string{"the BuildKit daemon at " + d.Addr + " does not answer", "buildkit-cert"}},
+		{"hostile address", map[string]string{"builder": "tcp://127.0.0.1:1/%0A\n::error::forged \"quoted\" " + strings.Repeat("x", 300)},
+			[]string{"input builder: ", "is not an address: give docker"}},
 		{"certificate without key", map[string]string{"buildkit-key": ""},
 			[]string{"input buildkit-key: ", "give both"}},
 		{"platforms on the engine", map[string]string{"builder": "docker", "buildkit-ca": "", "buildkit-cert": "", "buildkit-key": "", "platforms": "linux/amd64,linux/arm64"},
