@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,29 +23,43 @@ type trustRun func(t *testing.T, inputs map[string]string, pullRequest bool) (ou
 // default branch's next run with the same inputs neither hits the pull
 // request's cache nor skips onto its image.
 func TestPullRequestCannotPoisonTheDefaultBranch(t *testing.T) {
-	testTrust(t, "acme/trust-github", func(t *testing.T, e *testenv.ECR, dir string) trustRun {
-		return func(t *testing.T, inputs map[string]string, pr bool) (map[string]string, string) {
-			var extra []string
+	testTrust(t, "acme/trust-github", engineRunner(t), githubTrust(nil))
+}
+
+// githubTrust runs the binary as a GitHub job, with inputs added to every
+// run's (a builder's) and extra environment.
+func githubTrust(inputs map[string]string, extra ...string) func(*testing.T, *testenv.ECR, string) trustRun {
+	return func(t *testing.T, e *testenv.ECR, dir string) trustRun {
+		return func(t *testing.T, in map[string]string, pr bool) (map[string]string, string) {
+			env := slices.Clone(extra)
 			if pr {
-				extra = []string{"GITHUB_EVENT_NAME=pull_request", "GITHUB_REF=refs/pull/12/merge", "GITHUB_REF_NAME=12/merge",
-					"GITHUB_REF_TYPE=", "GITHUB_HEAD_REF=main", "GITHUB_BASE_REF=main"}
+				env = append(env, "GITHUB_EVENT_NAME=pull_request", "GITHUB_REF=refs/pull/12/merge", "GITHUB_REF_NAME=12/merge",
+					"GITHUB_REF_TYPE=", "GITHUB_HEAD_REF=main", "GITHUB_BASE_REF=main")
 			} else {
-				extra = []string{"GITHUB_EVENT_NAME=push", "GITHUB_REF_PROTECTED=true"}
+				env = append(env, "GITHUB_EVENT_NAME=push", "GITHUB_REF_PROTECTED=true")
 			}
-			r := github(t, dir, e, inputs, extra...)
+			r := github(t, dir, e, withInputs(in, inputs), env...)
 			if r.code != 0 {
 				t.Fatalf("exit code %d", r.code)
 			}
 			return r.outputs, r.logs()
 		}
-	})
+	}
+}
+
+// engineRunner readies the engine with the base images and returns what
+// makes it a fresh runner's: no image, no build cache.
+func engineRunner(t *testing.T) func(*testing.T) {
+	docker := testenv.Docker(t)
+	testenv.BaseImages(t, docker)
+	return func(t *testing.T) { testenv.FreshRunner(t, docker) }
 }
 
 // TestMergeRequestCannotPoisonTheDefaultBranch is the same for a GitLab
 // merge request pipeline (CI_PIPELINE_SOURCE=merge_request_event,
 // CI_MERGE_REQUEST_IID, no CI_COMMIT_BRANCH, its source branch protected).
 func TestMergeRequestCannotPoisonTheDefaultBranch(t *testing.T) {
-	testTrust(t, "acme/trust-gitlab", func(t *testing.T, e *testenv.ECR, dir string) trustRun {
+	testTrust(t, "acme/trust-gitlab", engineRunner(t), func(t *testing.T, e *testenv.ECR, dir string) trustRun {
 		return func(t *testing.T, inputs map[string]string, mr bool) (map[string]string, string) {
 			var extra []string
 			if mr {
@@ -70,9 +85,9 @@ func TestMergeRequestCannotPoisonTheDefaultBranch(t *testing.T) {
 	})
 }
 
-func testTrust(t *testing.T, repo string, runner func(*testing.T, *testenv.ECR, string) trustRun) {
-	docker := testenv.Docker(t)
-	testenv.BaseImages(t, docker)
+// testTrust runs the trust model's story on a builder: fresh makes it a
+// fresh runner's (nothing cached).
+func testTrust(t *testing.T, repo string, fresh func(*testing.T), runner func(*testing.T, *testenv.ECR, string) trustRun) {
 	e := testenv.StartECR(t, testenv.GGCR)
 	dir := workspace(t, "twostage")
 	run := runner(t, e, dir)
@@ -81,7 +96,7 @@ func testTrust(t *testing.T, repo string, runner func(*testing.T, *testenv.ECR, 
 	}
 
 	// The default branch: its caches, its record, latest.
-	testenv.FreshRunner(t, docker)
+	fresh(t)
 	main1, _ := run(t, inputs("main-1,latest"), false)
 	latest := digestOf(t, e, repo, "latest")
 	if latest == "" || latest != main1["digest"] {
@@ -92,7 +107,7 @@ func testTrust(t *testing.T, repo string, runner func(*testing.T, *testenv.ECR, 
 	// A pull request with the default branch's dependencies: a hit on its
 	// cache. latest, asked for, is not attached.
 	write(t, dir, "message.txt", "hello from a pull request\n")
-	testenv.FreshRunner(t, docker)
+	fresh(t)
 	same, logs := run(t, inputs("pr-a,latest"), true)
 	if got := same["cache-hit"]; got != "true" {
 		t.Errorf("pull request, same dependencies: cache-hit = %s, want true (the default branch's cache)", got)
@@ -107,7 +122,7 @@ func testTrust(t *testing.T, repo string, runner func(*testing.T, *testenv.ECR, 
 	// A pull request with new dependencies: a miss, its image pushed, and
 	// nothing later runs read.
 	write(t, dir, "requirements.txt", "left-pad\nnewtonsoft-json\nevil-package\n")
-	testenv.FreshRunner(t, docker)
+	fresh(t)
 	pr, _ := run(t, inputs("pr-b"), true)
 	if got := pr["cache-hit"]; got != "false" {
 		t.Errorf("pull request, new dependencies: cache-hit = %s, want false", got)
@@ -124,7 +139,7 @@ func testTrust(t *testing.T, repo string, runner func(*testing.T, *testenv.ECR, 
 
 	// The default branch, the same inputs as the last pull request, on a
 	// fresh runner: no hit, no skip, its own build, its own cache.
-	testenv.FreshRunner(t, docker)
+	fresh(t)
 	main2, logs := run(t, inputs("main-2,latest"), false)
 	if main2["cache-key"] != pr["cache-key"] {
 		t.Fatalf("cache keys differ (%s, %s): the test needs the same inputs", main2["cache-key"], pr["cache-key"])

@@ -56,7 +56,10 @@ func (d *Steps) Update(vs []Vertex, logs []VertexLog) {
 	for _, v := range vs {
 		s := d.step(v.Digest)
 		s.Name = v.Name
-		s.Cached = v.Cached
+		// A step taken from a remote cache is reported cached, then again,
+		// not cached, while its layers are pulled for the steps after it:
+		// it still did not run.
+		s.Cached = s.Cached || v.Cached
 		s.Started, s.Completed = v.Started, v.Completed
 		if v.Error != "" {
 			s.Err = v.Error

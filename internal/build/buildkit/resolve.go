@@ -11,6 +11,7 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/containerd/platforms"
+	"github.com/distribution/reference"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
@@ -35,7 +36,7 @@ func (b *Builder) ResolveBase(ctx context.Context, ref string, auth build.Auth, 
 	var dgst string
 	err := b.gateway(ctx, withLogin{auth: auth, ref: ref}, func(ctx context.Context, gw gateway.Client) error {
 		p := b.firstPlatform()
-		_, d, _, err := gw.ResolveImageConfig(ctx, ref, sourceresolver.Opt{ImageOpt: &sourceresolver.ResolveImageOpt{Platform: p, ResolveMode: "pull"}})
+		_, d, _, err := gw.ResolveImageConfig(ctx, normalized(ref), sourceresolver.Opt{ImageOpt: &sourceresolver.ResolveImageOpt{Platform: p, ResolveMode: "pull"}})
 		dgst = d.String()
 		return err
 	})
@@ -43,6 +44,18 @@ func (b *Builder) ResolveBase(ctx context.Context, ref string, auth build.Auth, 
 		return "", fmt.Errorf("resolving base image %s in its registry: %w", ref, registry.Classify(bkit.ExplainRefusal(err)))
 	}
 	return dgst, nil
+}
+
+// normalized is ref as the daemon's resolver takes it, its registry and
+// tag spelled out (docker.io/library/busybox:latest for busybox), as the
+// Dockerfile front end does before it asks: the resolver reads a short
+// name's first part as a host.
+func normalized(ref string) string {
+	n, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ref
+	}
+	return reference.TagNameOnly(n).String()
 }
 
 // Pull makes sure a cache image can be read with auth: a build reads it
