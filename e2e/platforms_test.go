@@ -26,20 +26,6 @@ COPY --from=build /arch.txt /arch.txt
 CMD ["sh", "-c", "cat /arch.txt; uname -m"]
 `
 
-// bkInputs are the inputs that build on d over mTLS: the CA and the
-// certificate as paths, the key as PEM text.
-func bkInputs(d *testenv.BuildKitd, in map[string]string) map[string]string {
-	out := map[string]string{"builder": d.Addr, "buildkit-ca": d.CAFile, "buildkit-cert": d.CertFile, "buildkit-key": string(d.Key)}
-	for k, v := range in {
-		out[k] = v
-	}
-	return out
-}
-
-// noEngine is a DOCKER_HOST nobody answers: a BuildKit builder needs no
-// Docker engine.
-const noEngine = "DOCKER_HOST=unix:///nonexistent/docker.sock"
-
 // TestTwoPlatforms: one run on a BuildKit builder builds linux/amd64 and
 // linux/arm64 (under QEMU) and pushes one index of two images, no
 // attestation; each image runs and prints its architecture, metadata gives
@@ -55,7 +41,7 @@ func TestTwoPlatforms(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(archDockerfile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	in := bkInputs(d, map[string]string{"repository": "acme/app", "tags": "v1", "platforms": "linux/amd64,linux/arm64"})
+	in := withInputs(bkInputs(d), map[string]string{"repository": "acme/app", "tags": "v1", "platforms": "linux/amd64,linux/arm64"})
 	r := github(t, dir, e, in, noEngine)
 	if r.code != 0 {
 		t.Fatalf("exit code %d, want 0", r.code)
@@ -117,7 +103,7 @@ func TestTwoPlatforms(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, platforms := range []string{"linux/arm64", "linux/amd64,linux/arm64"} {
-		one := bkInputs(d, map[string]string{"repository": "acme/app", "tags": "p-" + strings.ReplaceAll(platforms, "/", "-"), "platforms": platforms})
+		one := withInputs(bkInputs(d), map[string]string{"repository": "acme/app", "tags": "p-" + strings.ReplaceAll(platforms, "/", "-"), "platforms": platforms})
 		rr := github(t, dir, e, one, noEngine)
 		if rr.code != 0 || rr.outputs["cache-hit"] != "true" {
 			t.Errorf("platforms %s after a source change: exit %d, cache-hit %q; want a hit of each platform's cache", platforms, rr.code, rr.outputs["cache-hit"])

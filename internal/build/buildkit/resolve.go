@@ -2,13 +2,10 @@ package buildkit
 
 import (
 	"context"
-
 	"fmt"
 	"os"
 	"path"
 	"sync"
-
-	"github.com/distribution/reference"
 
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
@@ -28,11 +25,6 @@ import (
 // bases in their registry (through the daemon's mirrors), as this does.
 // auth is sent only to ref's registry.
 func (b *Builder) ResolveBase(ctx context.Context, ref string, auth build.Auth, _ bool) (string, error) {
-	// As the Dockerfile front end resolves a FROM line: docker.io's
-	// short names in full.
-	if n, err := reference.ParseNormalizedNamed(ref); err == nil {
-		ref = reference.TagNameOnly(n).String()
-	}
 	var dgst string
 	err := b.gateway(ctx, withLogin{auth: auth, ref: ref}, func(ctx context.Context, gw gateway.Client) error {
 		p := b.firstPlatform()
