@@ -30,36 +30,6 @@ import (
 // mTLS on loopback, base images from its mirror) and the project's ECR
 // endpoint in front of distribution/v3, which checks the password itself.
 
-// recorder keeps what a build reports.
-type recorder struct {
-	mu            sync.Mutex
-	started, done []build.Step
-}
-
-func (r *recorder) StepStarted(s build.Step) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.started = append(r.started, s)
-}
-
-func (r *recorder) StepDone(s build.Step) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.done = append(r.done, s)
-}
-
-// step is the done step whose name holds part.
-func (r *recorder) step(part string) (build.Step, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, s := range r.done {
-		if strings.Contains(s.Name, part) {
-			return s, true
-		}
-	}
-	return build.Step{}, false
-}
-
 // twoStage: the build stage writes a file from the context, the runtime
 // stage copies it; the nonce makes every build's RUN run.
 const twoStage = `FROM ` + testenv.BusyboxImage + ` AS build
@@ -133,12 +103,12 @@ func TestIntegrationBuildPush(t *testing.T) {
 	}
 	_, login := ready(t)
 	bc, nonce := openContext(t, twoStage)
-	var rec recorder
+	var rec testenv.Steps
 	img, err := b.Build(t.Context(), build.Spec{Context: bc, InlineCache: true}, &rec)
 	if err != nil {
 		t.Fatalf("Build() = %v", err)
 	}
-	if run, ok := rec.step("RUN cat /src/nonce.txt"); !ok || run.Cached || !strings.Contains(string(run.Log), "built-it") {
+	if run, ok := rec.Step("RUN cat /src/nonce.txt"); !ok || run.Cached || !strings.Contains(string(run.Log), "built-it") {
 		t.Errorf("RUN step = %+v (found %v), want it run, with its output", run, ok)
 	}
 	bb, err := os.Stat("/bin/busybox")
@@ -187,7 +157,7 @@ func TestIntegrationFreshBuilderCache(t *testing.T) {
 	_, login := ready(t)
 	bc, _ := openContext(t, twoStage)
 	spec := build.Spec{Context: bc, InlineCache: true, Target: "build"}
-	img, err := b.Build(t.Context(), spec, &recorder{})
+	img, err := b.Build(t.Context(), spec, &testenv.Steps{})
 	must(t, err)
 	ref := login.Host + "/team/app:buildcache-k"
 	_, err = b.Push(t.Context(), img.ID, ref, login.Auth)
@@ -198,10 +168,10 @@ func TestIntegrationFreshBuilderCache(t *testing.T) {
 	must(t, b.Pull(t.Context(), ref, login.Auth))
 	spec.CacheFrom = []string{ref}
 	spec.Registries = fixed{login.Auth}
-	var rec recorder
+	var rec testenv.Steps
 	again, err := b.Build(t.Context(), spec, &rec)
 	must(t, err)
-	if run, ok := rec.step("RUN cat /src/nonce.txt"); !ok || !run.Cached {
+	if run, ok := rec.Step("RUN cat /src/nonce.txt"); !ok || !run.Cached {
 		t.Errorf("RUN step on a fresh builder = %+v (found %v), want it from the registry's cache", run, ok)
 	}
 	if again.ID != img.ID {
@@ -292,13 +262,13 @@ func TestIntegrationStepFails(t *testing.T) {
 	d := testenv.BuildKit(t)
 	b := builder(t, d)
 	bc, _ := openContext(t, "FROM "+testenv.BusyboxImage+"\nCOPY nonce.txt /\nRUN echo about-to-fail && exit 3\n")
-	var rec recorder
+	var rec testenv.Steps
 	_, err := b.Build(t.Context(), build.Spec{Context: bc}, &rec)
 	var se *build.StepError
 	if !errors.As(err, &se) || !strings.Contains(se.Step, "RUN echo about-to-fail") || !strings.Contains(se.Msg, "exit code: 3") {
 		t.Fatalf("Build() = %v, want a StepError for the RUN step with its exit code", err)
 	}
-	if s, ok := rec.step("RUN echo about-to-fail"); !ok || !strings.Contains(string(s.Log), "about-to-fail") {
+	if s, ok := rec.Step("RUN echo about-to-fail"); !ok || !strings.Contains(string(s.Log), "about-to-fail") {
 		t.Errorf("the failing step's output was not reported: %+v", s)
 	}
 }
@@ -314,14 +284,14 @@ func TestIntegrationPrivateBase(t *testing.T) {
 	base := login.Host + "/team/app:base"
 	marker := testenv.PushBase(t, base, authn.FromConfig(authn.AuthConfig{Username: login.Username, Password: login.Password}))
 	bc, _ := openContext(t, "FROM "+base+"\nCOPY nonce.txt /\nRUN cat /marker.txt\n")
-	var rec recorder
+	var rec testenv.Steps
 	if _, err := b.Build(t.Context(), build.Spec{Context: bc, Registries: fixed{login.Auth}}, &rec); err != nil {
 		t.Fatalf("Build() with the registry's login = %v", err)
 	}
-	if s, _ := rec.step("RUN cat /marker.txt"); !strings.Contains(string(s.Log), marker) {
+	if s, _ := rec.Step("RUN cat /marker.txt"); !strings.Contains(string(s.Log), marker) {
 		t.Errorf("RUN cat /marker.txt printed %q, want the private base's marker %q", s.Log, marker)
 	}
-	_, err := b.Build(t.Context(), build.Spec{Context: bc}, &recorder{})
+	_, err := b.Build(t.Context(), build.Spec{Context: bc}, &testenv.Steps{})
 	var re *bkit.RegistryRefusedError
 	if !errors.As(err, &re) || re.Host != login.Host {
 		t.Errorf("Build() without a login = %v, want a refusal by %s", err, login.Host)
@@ -337,7 +307,7 @@ func TestIntegrationSecret(t *testing.T) {
 	_, login := ready(t)
 	value := "s3cr3t-" + rand.Text()
 	bc, _ := openContext(t, "FROM "+testenv.BusyboxImage+"\nCOPY nonce.txt /\nRUN --mount=type=secret,id=tok sha256sum /run/secrets/tok | cut -c1-64 > /ok\n")
-	img, err := b.Build(t.Context(), build.Spec{Context: bc, Secrets: []build.Secret{{ID: "tok", Value: []byte(value)}}}, &recorder{})
+	img, err := b.Build(t.Context(), build.Spec{Context: bc, Secrets: []build.Secret{{ID: "tok", Value: []byte(value)}}}, &testenv.Steps{})
 	if err != nil {
 		t.Fatalf("Build() = %v", err)
 	}

@@ -52,7 +52,7 @@ func privateBuild(t *testing.T, e *docker.Engine, c *client.Client, base string,
 		// The tar fallback pulls the base into the engine's store.
 		c.ImageRemove(context.Background(), base, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 	})
-	_, err := e.Build(t.Context(), build.Spec{Context: bc, Tags: []string{tag}, Network: "none", Registries: regs}, &recorder{})
+	_, err := e.Build(t.Context(), build.Spec{Context: bc, Tags: []string{tag}, Network: "none", Registries: regs}, &testenv.Steps{})
 	return tag, err
 }
 

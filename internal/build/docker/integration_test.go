@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,24 +28,6 @@ import (
 // These tests drive the adapter against the real engine (DOCKER_HOST) and
 // the project's ECR endpoint in front of distribution/v3, which checks the
 // password itself. The images are a few KB: busybox plus a file.
-
-// recorder keeps what a build reports.
-type recorder struct {
-	mu            sync.Mutex
-	started, done []build.Step
-}
-
-func (r *recorder) StepStarted(s build.Step) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.started = append(r.started, s)
-}
-
-func (r *recorder) StepDone(s build.Step) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.done = append(r.done, s)
-}
 
 // twoStage: the build stage writes a file from the context, the runtime
 // stage copies it; the nonce makes every build's RUN run.
@@ -94,7 +75,7 @@ func built(t *testing.T, e *docker.Engine, c *client.Client) (build.Image, strin
 	t.Cleanup(func() {
 		c.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 	})
-	img, err := e.Build(t.Context(), build.Spec{Context: bc, Tags: []string{tag}, Network: "none"}, &recorder{})
+	img, err := e.Build(t.Context(), build.Spec{Context: bc, Tags: []string{tag}, Network: "none"}, &testenv.Steps{})
 	if err != nil {
 		t.Fatalf("Build() = %v", err)
 	}
@@ -135,7 +116,7 @@ func TestIntegrationBuild(t *testing.T) {
 			t.Cleanup(func() {
 				c.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 			})
-			var p recorder
+			var p testenv.Steps
 			start := time.Now()
 			img, err := e.Build(t.Context(), build.Spec{Context: bc, Tags: []string{tag}, Network: "none"}, &p)
 			t.Logf("built in %v: %+v", time.Since(start), img)
@@ -152,14 +133,14 @@ func TestIntegrationBuild(t *testing.T) {
 			}
 
 			var run *build.Step
-			for i, s := range p.done {
+			for i, s := range p.Done {
 				if strings.Contains(s.Name, "RUN cat /src/nonce.txt") {
-					run = &p.done[i]
+					run = &p.Done[i]
 				}
 			}
 			switch {
 			case run == nil:
-				t.Fatalf("no StepDone for the RUN step; done: %v", stepNames(p.done))
+				t.Fatalf("no StepDone for the RUN step; done: %v", stepNames(p.Done))
 			case run.Cached || run.Err != "":
 				t.Errorf("RUN step done = %+v, want run and succeeded", *run)
 			case !strings.Contains(string(run.Log), "built-it"):
@@ -167,14 +148,14 @@ func TestIntegrationBuild(t *testing.T) {
 			case run.Duration() <= 0:
 				t.Errorf("RUN step has no duration: started %v, completed %v", run.Started, run.Completed)
 			}
-			if !hasStep(p.started, "RUN cat /src/nonce.txt") {
-				t.Errorf("no StepStarted for the RUN step; started: %v", stepNames(p.started))
+			if !hasStep(p.Started, "RUN cat /src/nonce.txt") {
+				t.Errorf("no StepStarted for the RUN step; started: %v", stepNames(p.Started))
 			}
-			if !hasStep(p.done, "COPY --from=build /out.txt /out.txt") {
-				t.Errorf("no StepDone for the runtime stage's COPY; done: %v", stepNames(p.done))
+			if !hasStep(p.Done, "COPY --from=build /out.txt /out.txt") {
+				t.Errorf("no StepDone for the runtime stage's COPY; done: %v", stepNames(p.Done))
 			}
-			for _, s := range p.started {
-				if !hasStep(p.done, s.Name) {
+			for _, s := range p.Started {
+				if !hasStep(p.Done, s.Name) {
 					t.Errorf("step %q started and was never done", s.Name)
 				}
 			}
@@ -212,7 +193,7 @@ func TestIntegrationBuildStepError(t *testing.T) {
 COPY nonce.txt /nonce.txt
 RUN echo about-to-fail && exit 3
 `)
-	var p recorder
+	var p testenv.Steps
 	_, err := e.Build(t.Context(), build.Spec{Context: bc, Network: "none"}, &p)
 	var se *build.StepError
 	if !errors.As(err, &se) {
@@ -225,9 +206,9 @@ RUN echo about-to-fail && exit 3
 		t.Errorf("StepError.Msg = %q, want the exit code", se.Msg)
 	}
 	var failed *build.Step
-	for i, s := range p.done {
+	for i, s := range p.Done {
 		if s.Err != "" {
-			failed = &p.done[i]
+			failed = &p.Done[i]
 		}
 	}
 	if failed == nil || failed.Name != se.Step || !strings.Contains(string(failed.Log), "about-to-fail") {

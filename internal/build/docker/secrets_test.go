@@ -51,7 +51,7 @@ RUN --mount=type=secret,id=npm cp /run/secrets/npm /copied-by-mistake-no && rm /
 	t.Cleanup(func() {
 		c.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 	})
-	var p recorder
+	var p testenv.Steps
 	img, err := e.Build(t.Context(), build.Spec{
 		Context: bc, Tags: []string{tag}, Network: "none",
 		Secrets: []build.Secret{{ID: "npm", Value: []byte(value)}, {ID: "file", File: file}},
@@ -59,10 +59,10 @@ RUN --mount=type=secret,id=npm cp /run/secrets/npm /copied-by-mistake-no && rm /
 	if err != nil {
 		t.Fatalf("Build() = %v: the steps did not see the secrets' values", err)
 	}
-	if !hasStep(p.done, "echo secret-steps-done") {
-		t.Errorf("the last secret step was not run; done: %v", stepNames(p.done))
+	if !hasStep(p.Done, "echo secret-steps-done") {
+		t.Errorf("the last secret step was not run; done: %v", stepNames(p.Done))
 	}
-	for _, s := range p.done {
+	for _, s := range p.Done {
 		if bytes.Contains(s.Log, []byte(value)) || strings.Contains(s.Name, value) {
 			t.Errorf("step %q reported a secret's value", s.Name)
 		}
@@ -99,7 +99,7 @@ func TestIntegrationSecretMissing(t *testing.T) {
 	t.Run("not given", func(t *testing.T) {
 		t.Parallel()
 		bc, _ := openContext(t, "FROM "+testenv.BusyboxImage+"\nCOPY nonce.txt /n\n"+checkSecret("absent", "x")+"\n")
-		_, err := e.Build(t.Context(), build.Spec{Context: bc, Network: "none", Secrets: []build.Secret{{ID: "other", Value: []byte("x")}}}, &recorder{})
+		_, err := e.Build(t.Context(), build.Spec{Context: bc, Network: "none", Secrets: []build.Secret{{ID: "other", Value: []byte("x")}}}, &testenv.Steps{})
 		if err == nil || !strings.Contains(err.Error(), "absent") {
 			t.Errorf("Build() = %v, want an error naming the secret absent", err)
 		}
@@ -108,7 +108,7 @@ func TestIntegrationSecretMissing(t *testing.T) {
 		// The control for TestIntegrationSecrets: the hash check does fail.
 		t.Parallel()
 		bc, _ := openContext(t, "FROM "+testenv.BusyboxImage+"\nCOPY nonce.txt /n\n"+checkSecret("npm", "right")+"\n")
-		_, err := e.Build(t.Context(), build.Spec{Context: bc, Network: "none", Secrets: []build.Secret{{ID: "npm", Value: []byte("wrong")}}}, &recorder{})
+		_, err := e.Build(t.Context(), build.Spec{Context: bc, Network: "none", Secrets: []build.Secret{{ID: "npm", Value: []byte("wrong")}}}, &testenv.Steps{})
 		var se *build.StepError
 		if !errors.As(err, &se) {
 			t.Errorf("Build() = %v, want the step that checks the hash to fail", err)
@@ -118,7 +118,7 @@ func TestIntegrationSecretMissing(t *testing.T) {
 		t.Parallel()
 		bc, _ := openContext(t, "FROM "+testenv.BusyboxImage+"\n"+checkSecret("f", "x")+"\n")
 		gone := filepath.Join(t.TempDir(), "gone")
-		_, err := e.Build(t.Context(), build.Spec{Context: bc, Network: "none", Secrets: []build.Secret{{ID: "f", File: gone}}}, &recorder{})
+		_, err := e.Build(t.Context(), build.Spec{Context: bc, Network: "none", Secrets: []build.Secret{{ID: "f", File: gone}}}, &testenv.Steps{})
 		if err == nil || !strings.Contains(err.Error(), "build secret f") || !strings.Contains(err.Error(), gone) {
 			t.Errorf("Build() = %v, want an error naming secret f and its file", err)
 		}
@@ -127,7 +127,7 @@ func TestIntegrationSecretMissing(t *testing.T) {
 		t.Parallel()
 		bc, _ := openContext(t, "FROM "+testenv.BusyboxImage+"\n"+checkSecret("big", "x")+"\n")
 		big := bytes.Repeat([]byte("s"), 600*1024)
-		_, err := e.Build(t.Context(), build.Spec{Context: bc, Network: "none", Secrets: []build.Secret{{ID: "big", Value: big}}}, &recorder{})
+		_, err := e.Build(t.Context(), build.Spec{Context: bc, Network: "none", Secrets: []build.Secret{{ID: "big", Value: big}}}, &testenv.Steps{})
 		if err == nil || !strings.Contains(err.Error(), "build secret big") || strings.Contains(err.Error(), "sss") {
 			t.Errorf("Build() = %v, want an error naming secret big and not its value", err)
 		}
@@ -140,7 +140,7 @@ func TestIntegrationSecretsNeedSession(t *testing.T) {
 	t.Parallel()
 	e, _ := engine(t, docker.WithTarContext())
 	bc, _ := openContext(t, "FROM "+testenv.BusyboxImage+"\n"+checkSecret("npm", "v")+"\n")
-	_, err := e.Build(t.Context(), build.Spec{Context: bc, Network: "none", Secrets: []build.Secret{{ID: "npm", Value: []byte("a-value-never-shown")}}}, &recorder{})
+	_, err := e.Build(t.Context(), build.Spec{Context: bc, Network: "none", Secrets: []build.Secret{{ID: "npm", Value: []byte("a-value-never-shown")}}}, &testenv.Steps{})
 	if err == nil || !strings.Contains(err.Error(), "session") || strings.Contains(err.Error(), "a-value-never-shown") {
 		t.Errorf("Build() = %v, want an error about the session, without the value", err)
 	}
@@ -157,7 +157,7 @@ COPY nonce.txt /nonce.txt
 RUN --mount=type=ssh,required=true test -S "$SSH_AUTH_SOCK" && echo default-agent-there
 RUN --mount=type=ssh,id=deploy,required=true test -S "$SSH_AUTH_SOCK" && echo deploy-agent-there
 `)
-	var p recorder
+	var p testenv.Steps
 	_, err := e.Build(t.Context(), build.Spec{Context: bc, Network: "none", SSH: []build.SSH{
 		{ID: "default", Paths: []string{sock}},
 		{ID: "deploy", Paths: []string{key}},
@@ -167,7 +167,7 @@ RUN --mount=type=ssh,id=deploy,required=true test -S "$SSH_AUTH_SOCK" && echo de
 	}
 	for _, want := range []string{"default-agent-there", "deploy-agent-there"} {
 		found := false
-		for _, s := range p.done {
+		for _, s := range p.Done {
 			found = found || bytes.Contains(s.Log, []byte(want))
 		}
 		if !found {
@@ -184,7 +184,7 @@ func TestIntegrationSSHBadPath(t *testing.T) {
 	notKey := filepath.Join(t.TempDir(), "not-a-key")
 	must(t, os.WriteFile(notKey, []byte("hello"), 0o600))
 	bc, _ := openContext(t, "FROM "+testenv.BusyboxImage+"\nRUN --mount=type=ssh true\n")
-	_, err := e.Build(t.Context(), build.Spec{Context: bc, Network: "none", SSH: []build.SSH{{ID: "git", Paths: []string{notKey}}}}, &recorder{})
+	_, err := e.Build(t.Context(), build.Spec{Context: bc, Network: "none", SSH: []build.SSH{{ID: "git", Paths: []string{notKey}}}}, &testenv.Steps{})
 	if err == nil || !strings.Contains(err.Error(), "ssh git: "+notKey) {
 		t.Errorf("Build() = %v, want an error naming ssh git and the path", err)
 	}
