@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/containerd/platforms"
+	"github.com/distribution/reference"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
@@ -25,9 +26,10 @@ import (
 // auth is sent only to ref's registry.
 func (b *Builder) ResolveBase(ctx context.Context, ref string, auth build.Auth, _ bool) (string, error) {
 	var dgst string
-	err := b.gateway(ctx, withLogin{auth: auth, ref: ref}, func(ctx context.Context, gw gateway.Client) error {
+	full := normalized(ref)
+	err := b.gateway(ctx, withLogin{auth: auth, ref: full}, func(ctx context.Context, gw gateway.Client) error {
 		p := b.firstPlatform()
-		_, d, _, err := gw.ResolveImageConfig(ctx, ref, sourceresolver.Opt{ImageOpt: &sourceresolver.ResolveImageOpt{Platform: p, ResolveMode: "pull"}})
+		_, d, _, err := gw.ResolveImageConfig(ctx, full, sourceresolver.Opt{ImageOpt: &sourceresolver.ResolveImageOpt{Platform: p, ResolveMode: "pull"}})
 		dgst = d.String()
 		return err
 	})
@@ -35,6 +37,18 @@ func (b *Builder) ResolveBase(ctx context.Context, ref string, auth build.Auth, 
 		return "", fmt.Errorf("resolving base image %s in its registry: %w", ref, registry.Classify(bkit.ExplainRefusal(err)))
 	}
 	return dgst, nil
+}
+
+// normalized is ref as the daemon resolves it, as a Dockerfile's FROM
+// means it: msb-example/runtime:1 is docker.io/msb-example/runtime:1, and
+// a name without tag or digest is :latest. A ref that does not parse is
+// left as it is, for the daemon to refuse.
+func normalized(ref string) string {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ref
+	}
+	return reference.TagNameOnly(named).String()
 }
 
 // Pull makes sure a cache image can be read with auth: a build reads it
