@@ -158,7 +158,8 @@ func imageKey(platforms int) string {
 }
 
 // Push exports a built image to ref with the registry's login: the build
-// is solved again, all cached, and must give the same image.
+// is solved again, all cached, and must give the same image (its config
+// may carry another inline cache: see sameImage).
 func (b *Builder) Push(ctx context.Context, imageID, ref string, auth build.Auth) (build.Pushed, error) {
 	b.mu.Lock()
 	bt, ok := b.built[imageID]
@@ -173,7 +174,13 @@ func (b *Builder) Push(ctx context.Context, imageID, ref string, auth build.Auth
 		return build.Pushed{}, fmt.Errorf("pushing %s: %w", ref, registry.Classify(err))
 	}
 	if got := res[imageKey(len(b.platforms))]; got != bt.config {
-		return build.Pushed{}, fmt.Errorf("pushing %s: the daemon exported %s, not the image it built (%s): nothing is tagged; run again", ref, got, bt.config)
+		same, err := b.sameImage(ctx, bt.config, got)
+		if err != nil {
+			return build.Pushed{}, fmt.Errorf("pushing %s: comparing the image exported (%s) with the image built (%s): %w", ref, got, bt.config, err)
+		}
+		if !same {
+			return build.Pushed{}, fmt.Errorf("pushing %s: the daemon exported %s, not the image it built (%s): nothing is tagged; run again", ref, got, bt.config)
+		}
 	}
 	var desc ocispecs.Descriptor
 	raw, err := base64.StdEncoding.DecodeString(res["containerimage.descriptor"])
