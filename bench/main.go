@@ -22,7 +22,8 @@
 // throughput against one core's SHA-256 speed (openssl speed -evp sha256,
 // in the same run) and the peak memory of a whole ms-build run.
 //
-// Run it with an engine: scripts/engine exec go run ./bench
+// Run it with an engine and, for BuildKit, buildkitd and runc, as root:
+// eval "$(scripts/buildkit)" && scripts/engine exec go run ./bench
 package main
 
 import (
