@@ -6,16 +6,24 @@
 // small one whose whole build takes well under 2 s (a shell service on
 // busybox), where the figures show ms-build's own overhead.
 //
-// Both tools push to the project's ECR-compatible endpoint and a real
-// registry on loopback; each scenario alternates which tool goes first, runs
-// at least three rounds and reports medians and the ms-build/recipe ratio.
-// During ms-build's skips (nothing changed) it counts the ECR API calls by
-// their X-Amz-Target.
+// A third tool is ms-build with a standalone BuildKit as its builder
+// (--builder): a buildkitd the bench starts on a loopback port with mutual
+// TLS, its own root, and the engine's base images copied into its mirror
+// registry. For it a fresh runner is a new daemon root, and a warm engine the
+// same daemon (-buildkit=false leaves it out).
+//
+// The tools push to the project's ECR-compatible endpoint and a real
+// registry on loopback; each scenario rotates which tool goes first, runs
+// at least three rounds and reports medians, the ms-build/recipe ratio
+// against its target, and BuildKit's ratios to the recipe and to ms-build
+// on the engine. During ms-build's skips (nothing changed) it counts the ECR
+// API calls by their X-Amz-Target.
 // It then measures ms-build's own cost on a 500 MB context: the skip key's
 // throughput against one core's SHA-256 speed (openssl speed -evp sha256,
 // in the same run) and the peak memory of a whole ms-build run.
 //
-// Run it with an engine: scripts/engine exec go run ./bench
+// Run it with an engine and, for BuildKit, buildkitd and runc, as root:
+// eval "$(scripts/buildkit)" && scripts/engine exec go run ./bench
 package main
 
 import (
@@ -51,6 +59,7 @@ import (
 
 	"github.com/org/ms-build-action/internal/buildcontext"
 	"github.com/org/ms-build-action/internal/cache"
+	"github.com/org/ms-build-action/internal/testenv/buildkitd"
 	"github.com/org/ms-build-action/internal/testenv/ecrlocal"
 )
 
@@ -69,6 +78,7 @@ var (
 	only      stringList
 	dockerCLI = flag.String("docker", "", "the docker CLI for the recipe (default: one whose build uses BuildKit without buildx)")
 	verbose   = flag.Bool("v", false, "print ms-build's own timings after each of its runs")
+	withBK    = flag.Bool("buildkit", true, "also measure ms-build on a standalone buildkitd the bench starts (needs root, runc and buildkitd: eval \"$(scripts/buildkit)\")")
 )
 
 // stringList is a flag that may be given more than once.
@@ -78,7 +88,7 @@ func (l *stringList) String() string     { return strings.Join(*l, "; ") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
-	flag.Var(&only, "only", `run only the scenarios whose name ("big: warm engine, source-only change") contains this; may be repeated`)
+	flag.Var(&only, "only", `run only the scenarios whose name ("big: warm engine, source-only change") or BuildKit counterpart's ("big: warm builder, source-only change") contains this; may be repeated`)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx)
@@ -98,38 +108,20 @@ type bench struct {
 	sdk     *awsecr.Client
 	tmp     string
 	baseEnv []string
-	calls   *ecrCalls // ECR API calls, counted while recording
+	calls   *ecrCalls         // ECR API calls, counted while recording
+	bk      *buildkitd.Daemon // the BuildKit tool's builder, when it runs
 }
 
 func run(ctx context.Context) error {
 	if *rounds < 3 {
 		return errors.New("-rounds must be at least 3")
 	}
-	var fxs []fixture
-	switch *fixtures {
-	case "big":
-		fxs = []fixture{bigFixture}
-	case "small":
-		fxs = []fixture{smallFixtureDef}
-	case "both":
-		fxs = []fixture{bigFixture, smallFixtureDef}
-	default:
-		return fmt.Errorf("-fixture is %q: use big, small or both", *fixtures)
-	}
-	b := &bench{calls: &ecrCalls{}}
-	var err error
-	if b.docker, err = client.New(client.FromEnv); err != nil {
+	fxs, err := pickFixtures(*fixtures)
+	if err != nil {
 		return err
 	}
-	if _, err := b.docker.Ping(ctx, client.PingOptions{}); err != nil {
-		return fmt.Errorf("no Docker engine answers (%v): run it as scripts/engine exec go run ./bench", err)
-	}
-	for _, img := range []string{"msb-example/golang:1.26", "msb-example/runtime:1"} {
-		if _, err := b.docker.ImageInspect(ctx, img); err != nil {
-			return fmt.Errorf("base image %s is missing: run it as scripts/engine exec go run ./bench", img)
-		}
-	}
-	if b.cli, err = recipeCLI(ctx); err != nil {
+	b := &bench{calls: &ecrCalls{}}
+	if err := b.useEngine(ctx); err != nil {
 		return err
 	}
 	if b.tmp, err = os.MkdirTemp("", "msb-bench-"); err != nil {
@@ -159,12 +151,55 @@ func run(ctx context.Context) error {
 	if err := b.dockerLogin(ctx); err != nil {
 		return err
 	}
+	if *withBK {
+		fmt.Println("Starting buildkitd, copying the base images to its mirror ...")
+		stop, err := b.startBuildKit(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	fmt.Printf("Machine: %d cores; engine %s; recipe CLI %s\n", runtime.NumCPU(), engineVersion(ctx, b.docker), b.cli)
+	if b.bk != nil {
+		fmt.Printf("BuildKit: buildkitd %s at %s (mTLS on loopback)\n", buildkitd.ModuleVersion(), b.bk.Addr)
+	}
 	if err := b.compare(ctx, fxs); err != nil {
 		return err
 	}
 	return b.ownCost(ctx)
+}
+
+// useEngine connects to the engine, which must have the base images, and
+// finds the recipe's docker CLI.
+func (b *bench) useEngine(ctx context.Context) error {
+	var err error
+	if b.docker, err = client.New(client.FromEnv); err != nil {
+		return err
+	}
+	if _, err := b.docker.Ping(ctx, client.PingOptions{}); err != nil {
+		return fmt.Errorf("no Docker engine answers (%v): run it as scripts/engine exec go run ./bench", err)
+	}
+	for _, img := range baseImages {
+		if _, err := b.docker.ImageInspect(ctx, img); err != nil {
+			return fmt.Errorf("base image %s is missing: run it as scripts/engine exec go run ./bench", img)
+		}
+	}
+	b.cli, err = recipeCLI(ctx)
+	return err
+}
+
+// pickFixtures reads -fixture.
+func pickFixtures(v string) ([]fixture, error) {
+	switch v {
+	case "big":
+		return []fixture{bigFixture}, nil
+	case "small":
+		return []fixture{smallFixtureDef}, nil
+	case "both":
+		return []fixture{bigFixture, smallFixtureDef}, nil
+	}
+	return nil, fmt.Errorf("-fixture is %q: use big, small or both", v)
 }
 
 // recipeCLI finds a docker CLI that builds with BuildKit: buildx, or a CLI
@@ -299,11 +334,22 @@ type tool interface {
 	name() string
 	// build builds and pushes the workspace under tag, to repository repo.
 	build(ctx context.Context, w *workspace, repo, tag string) error
+	// fresh makes the tool's builder a new runner's: nothing cached.
+	fresh(ctx context.Context) error
 }
+
+// The tools' names.
+const (
+	toolRecipe   = "recipe"
+	toolEngine   = "ms-build"
+	toolBuildKit = "BuildKit"
+)
 
 type recipe struct{ b *bench }
 
-func (recipe) name() string { return "recipe" }
+func (recipe) name() string { return toolRecipe }
+
+func (r recipe) fresh(ctx context.Context) error { return freshRunner(ctx, r.b.docker) }
 
 // build is what users script today: build with BuildKit, the previous image
 // as cache (inline cache), then push the tags.
@@ -324,9 +370,30 @@ func (r recipe) build(ctx context.Context, w *workspace, repo, tag string) error
 	return nil
 }
 
-type msbuild struct{ b *bench }
+// msbuild is ms-build on the engine or, with buildkit, on the bench's
+// buildkitd.
+type msbuild struct {
+	b        *bench
+	buildkit bool
+}
 
-func (msbuild) name() string { return "ms-build" }
+func (m msbuild) name() string {
+	if m.buildkit {
+		return toolBuildKit
+	}
+	return toolEngine
+}
+
+// fresh empties the engine, or starts the daemon again on an empty root.
+func (m msbuild) fresh(ctx context.Context) error {
+	if !m.buildkit {
+		return freshRunner(ctx, m.b.docker)
+	}
+	if m.b.bk == nil {
+		return errNoBuildKit
+	}
+	return m.b.bk.Restart(ctx)
+}
 
 // build runs ms-build as a GitHub Actions step on the main branch.
 func (m msbuild) build(ctx context.Context, w *workspace, repo, tag string) error {
@@ -346,6 +413,9 @@ func (m msbuild) build(ctx context.Context, w *workspace, repo, tag string) erro
 		"GITHUB_OUTPUT="+filepath.Join(meta, "output"), "GITHUB_STEP_SUMMARY="+filepath.Join(meta, "summary"),
 		"INPUT_REPOSITORY="+repo, "INPUT_TAGS="+tag, "INPUT_NETWORK=none",
 	)
+	if m.buildkit {
+		cmd.Env = append(cmd.Env, m.b.builderEnv()...)
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("ms-build: %v\n%s", err, tail(out))
 	}
@@ -361,49 +431,68 @@ func (m msbuild) build(ctx context.Context, w *workspace, repo, tag string) erro
 
 // scenario is one situation a CI job meets.
 type scenario struct {
-	name   string
-	target float64 // the largest acceptable ms-build/recipe ratio
+	name string
+	// bkName is the situation as the BuildKit builder meets it: a fresh
+	// runner's builder is a daemon on a new root, a warm one the same daemon.
+	bkName string
+	target float64 // the largest acceptable ms-build/recipe ratio (ms-build on the engine)
 	// prepare puts the runner and the registry in the scenario's state (not
 	// timed); the timed run follows.
 	prepare func(ctx context.Context, t tool, w *workspace, repo string) error
 	fresh   bool // the timed run starts on a fresh runner
 	edit    bool // the timed run follows a source-only edit
 	newRepo bool // the timed run pushes to an empty repository
-	// countCalls counts the ECR API calls of ms-build's timed run.
+	// countCalls counts the ECR API calls of ms-build's timed runs.
 	countCalls bool
+}
+
+func seed(ctx context.Context, t tool, w *workspace, repo string) error {
+	return t.build(ctx, w, repo, "seed")
+}
+
+// scenarios are the situations measured on each fixture; their targets are
+// for ms-build on the engine (BuildKit's rows have none: its counterpart
+// is the engine, and the figures say how it compares).
+var scenarios = []scenario{
+	{name: "cold (fresh runner, empty repository)", bkName: "cold (empty builder, empty repository)", target: 1.2, fresh: true, newRepo: true},
+	{name: "fresh runner, nothing changed", bkName: "fresh builder, nothing changed", target: 0.3, prepare: seed, fresh: true, countCalls: true},
+	{name: "fresh runner, source-only change", bkName: "fresh builder, source-only change", target: 0.5, prepare: seed, fresh: true, edit: true},
+	{name: "warm engine, source-only change", bkName: "warm builder, source-only change", target: 1.1, prepare: seed, edit: true},
 }
 
 // row is one scenario's figures on one fixture.
 type row struct {
-	name    string
-	target  float64
-	times   map[string][]time.Duration
-	ratio   float64
-	recipe  time.Duration
-	msbuild time.Duration
+	name, bkName string
+	target       float64
+	times        map[string][]time.Duration // each round's, by tool
 }
+
+// median is a tool's median in the row, 0 when it did not run.
+func (r row) median(tool string) time.Duration {
+	if len(r.times[tool]) == 0 {
+		return 0
+	}
+	return median(r.times[tool])
+}
+
+// ratio is tool a's median over tool b's.
+func (r row) ratio(a, b string) float64 { return r.median(a).Seconds() / r.median(b).Seconds() }
 
 // maxSkipCalls is the most ECR API calls a skip may make.
 const maxSkipCalls = 3
 
 func (b *bench) compare(ctx context.Context, fxs []fixture) error {
-	tools := []tool{recipe{b}, msbuild{b}}
-	seed := func(ctx context.Context, t tool, w *workspace, repo string) error {
-		return t.build(ctx, w, repo, "seed")
+	tools := []tool{recipe{b}, msbuild{b: b}}
+	if b.bk != nil {
+		tools = append(tools, msbuild{b: b, buildkit: true})
 	}
-	scenarios := []scenario{
-		{name: "cold (fresh runner, empty repository)", target: 1.2, fresh: true, newRepo: true},
-		{name: "fresh runner, nothing changed", target: 0.3, prepare: seed, fresh: true, countCalls: true},
-		{name: "fresh runner, source-only change", target: 0.5, prepare: seed, fresh: true, edit: true},
-		{name: "warm engine, source-only change", target: 1.1, prepare: seed, edit: true},
-	}
-	selected := func(name string) bool {
-		return len(only) == 0 || slices.ContainsFunc(only, func(o string) bool { return strings.Contains(name, o) })
+	selected := func(fx fixture, sc scenario) bool {
+		return matches(only, fx.name+": "+sc.name, fx.name+": "+sc.bkName)
 	}
 	var rows []row
-	var skips []string // the ECR calls of ms-build's skips, a line per fixture
+	var skips []string // the ECR calls of ms-build's skips, a line per fixture and builder
 	for _, fx := range fxs {
-		if !slices.ContainsFunc(scenarios, func(sc scenario) bool { return selected(fx.name + ": " + sc.name) }) {
+		if !slices.ContainsFunc(scenarios, func(sc scenario) bool { return selected(fx, sc) }) {
 			continue
 		}
 		ws := map[string]*workspace{}
@@ -415,80 +504,24 @@ func (b *bench) compare(ctx context.Context, fxs []fixture) error {
 			ws[t.name()] = w
 		}
 		for si, sc := range scenarios {
-			name := fx.name + ": " + sc.name
-			if !selected(name) {
+			if !selected(fx, sc) {
 				continue
 			}
-			r := row{name: name, target: sc.target, times: map[string][]time.Duration{}}
-			var calls []map[string]int // ms-build's ECR calls in each round
-			for round := 1; round <= *rounds; round++ {
-				order := tools
-				if round%2 == 0 {
-					order = []tool{tools[1], tools[0]}
-				}
-				for _, t := range order {
-					w := ws[t.name()]
-					repo := fmt.Sprintf("bench/%s-%s-s%d", fx.name, strings.ReplaceAll(t.name(), "-", ""), si)
-					if sc.newRepo {
-						repo = fmt.Sprintf("%s-r%d", repo, round)
-					}
-					if err := b.ensureRepo(ctx, repo); err != nil {
-						return err
-					}
-					if sc.prepare != nil {
-						if err := w.edit(t.name()); err != nil {
-							return err
-						}
-						if err := sc.prepare(ctx, t, w, repo); err != nil {
-							return fmt.Errorf("%s, preparing %s: %w", name, t.name(), err)
-						}
-					} else if err := w.edit(t.name()); err != nil {
-						return err
-					}
-					if sc.fresh {
-						if err := freshRunner(ctx, b.docker); err != nil {
-							return err
-						}
-					}
-					if sc.edit {
-						if err := w.edit(t.name()); err != nil {
-							return err
-						}
-					}
-					record := sc.countCalls && t.name() == "ms-build"
-					if record {
-						b.calls.start()
-					}
-					start := time.Now()
-					err := t.build(ctx, w, repo, fmt.Sprintf("r%d", round))
-					d := time.Since(start)
-					if record {
-						calls = append(calls, b.calls.stop())
-					}
-					if err != nil {
-						return fmt.Errorf("%s, %s: %w", name, t.name(), err)
-					}
-					r.times[t.name()] = append(r.times[t.name()], d)
-					fmt.Printf("  %-46s round %d %-9s %6.1fs\n", name, round, t.name(), d.Seconds())
-				}
+			r, lines, err := b.runScenario(ctx, fx, si, sc, tools, ws)
+			if err != nil {
+				return err
 			}
-			r.recipe, r.msbuild = median(r.times["recipe"]), median(r.times["ms-build"])
-			r.ratio = r.msbuild.Seconds() / r.recipe.Seconds()
 			rows = append(rows, r)
-			if sc.countCalls {
-				// Printed now as well, so a run that fails later keeps it.
-				skips = append(skips, skipCallsLine(fx.name, calls))
-				fmt.Println("  " + skips[len(skips)-1])
-			}
+			skips = append(skips, lines...)
 		}
 	}
-	fmt.Printf("\n%-46s %10s %10s %7s %7s\n", "scenario (median of "+strconv.Itoa(*rounds)+" rounds)", "recipe", "ms-build", "ratio", "target")
+	fmt.Println()
+	fmt.Println(tableHeader(b.bk != nil))
 	for _, r := range rows {
-		verdict := "met"
-		if r.ratio > r.target {
-			verdict = "MISSED"
-		}
-		fmt.Printf("%-46s %9.1fs %9.1fs %7.2f %7s %s\n", r.name, r.recipe.Seconds(), r.msbuild.Seconds(), r.ratio, fmt.Sprintf("<=%.1f", r.target), verdict)
+		fmt.Println(tableRow(r, b.bk != nil))
+	}
+	if b.bk != nil {
+		fmt.Println("BuildKit: ms-build --builder on the bench's buildkitd; its fresh runner is the daemon on a new root, its warm engine the same daemon.")
 	}
 	if len(skips) > 0 {
 		fmt.Println()
@@ -499,7 +532,132 @@ func (b *bench) compare(ctx context.Context, fxs []fixture) error {
 	return nil
 }
 
-// skipCallsLine reports the ECR API calls of ms-build's skips on a fixture:
+// matches tells whether one of names contains one of the -only strings
+// (all do when there are none).
+func matches(only []string, names ...string) bool {
+	return len(only) == 0 || slices.ContainsFunc(only, func(o string) bool {
+		return slices.ContainsFunc(names, func(n string) bool { return strings.Contains(n, o) })
+	})
+}
+
+// rotate is the order of the tools in a round: each goes first in turn.
+func rotate(tools []tool, round int) []tool {
+	k := (round - 1) % len(tools)
+	return append(slices.Clone(tools[k:]), tools[:k]...)
+}
+
+// runScenario runs a scenario's rounds on a fixture with every tool, and
+// returns its row and, when it counts them, a line of the ECR calls of
+// each ms-build's skips.
+func (b *bench) runScenario(ctx context.Context, fx fixture, si int, sc scenario, tools []tool, ws map[string]*workspace) (row, []string, error) {
+	r := row{name: fx.name + ": " + sc.name, bkName: fx.name + ": " + sc.bkName, target: sc.target, times: map[string][]time.Duration{}}
+	calls := map[string][]map[string]int{} // each ms-build's ECR calls in each round
+	for round := 1; round <= *rounds; round++ {
+		for _, t := range rotate(tools, round) {
+			d, c, err := b.timedRun(ctx, fx, si, sc, t, ws[t.name()], round)
+			if err != nil {
+				return r, nil, err
+			}
+			r.times[t.name()] = append(r.times[t.name()], d)
+			if c != nil {
+				calls[t.name()] = append(calls[t.name()], c)
+			}
+			name := r.name
+			if t.name() == toolBuildKit {
+				name = r.bkName
+			}
+			fmt.Printf("  %-46s round %d %-9s %6.1fs\n", name, round, t.name(), d.Seconds())
+		}
+	}
+	var lines []string
+	for _, t := range tools {
+		if c := calls[t.name()]; len(c) > 0 {
+			label := fx.name
+			if t.name() == toolBuildKit {
+				label += ", BuildKit"
+			}
+			// Printed now as well, so a run that fails later keeps it.
+			lines = append(lines, skipCallsLine(label, c))
+			fmt.Println("  " + lines[len(lines)-1])
+		}
+	}
+	return r, lines, nil
+}
+
+// timedRun puts tool t in the scenario's state for a round, untimed, then
+// times its build; for ms-build's runs in a scenario that counts them, it
+// also returns the ECR API calls the build made.
+func (b *bench) timedRun(ctx context.Context, fx fixture, si int, sc scenario, t tool, w *workspace, round int) (time.Duration, map[string]int, error) {
+	name := fx.name + ": " + sc.name
+	repo := fmt.Sprintf("bench/%s-%s-s%d", fx.name, strings.ToLower(strings.ReplaceAll(t.name(), "-", "")), si)
+	if sc.newRepo {
+		repo = fmt.Sprintf("%s-r%d", repo, round)
+	}
+	if err := b.ensureRepo(ctx, repo); err != nil {
+		return 0, nil, err
+	}
+	if err := w.edit(t.name()); err != nil {
+		return 0, nil, err
+	}
+	if sc.prepare != nil {
+		if err := sc.prepare(ctx, t, w, repo); err != nil {
+			return 0, nil, fmt.Errorf("%s, preparing %s: %w", name, t.name(), err)
+		}
+	}
+	if sc.fresh {
+		if err := t.fresh(ctx); err != nil {
+			return 0, nil, err
+		}
+	}
+	if sc.edit {
+		if err := w.edit(t.name()); err != nil {
+			return 0, nil, err
+		}
+	}
+	record := sc.countCalls && t.name() != toolRecipe
+	if record {
+		b.calls.start()
+	}
+	start := time.Now()
+	err := t.build(ctx, w, repo, fmt.Sprintf("r%d", round))
+	d := time.Since(start)
+	var calls map[string]int
+	if record {
+		calls = b.calls.stop()
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s, %s: %w", name, t.name(), err)
+	}
+	return d, calls, nil
+}
+
+// tableHeader and tableRow are the summary table's lines: the medians,
+// ms-build's ratio to the recipe against its target and, with withBK,
+// BuildKit's median and its ratios to the recipe and to ms-build on the
+// engine.
+func tableHeader(withBK bool) string {
+	h := fmt.Sprintf("%-46s %10s %10s %7s %7s %-6s", "scenario (median of "+strconv.Itoa(*rounds)+" rounds)", "recipe", "ms-build", "ratio", "target", "")
+	if withBK {
+		h += fmt.Sprintf(" %10s %9s %9s", "BuildKit", "BK/recipe", "BK/engine")
+	}
+	return strings.TrimRight(h, " ")
+}
+
+func tableRow(r row, withBK bool) string {
+	ratio := r.ratio(toolEngine, toolRecipe)
+	verdict := "met"
+	if ratio > r.target {
+		verdict = "MISSED"
+	}
+	l := fmt.Sprintf("%-46s %9.1fs %9.1fs %7.2f %7s %-6s", r.name, r.median(toolRecipe).Seconds(), r.median(toolEngine).Seconds(), ratio, fmt.Sprintf("<=%.1f", r.target), verdict)
+	if withBK {
+		l += fmt.Sprintf(" %9.1fs %9.2f %9.2f", r.median(toolBuildKit).Seconds(), r.ratio(toolBuildKit, toolRecipe), r.ratio(toolBuildKit, toolEngine))
+	}
+	return strings.TrimRight(l, " ")
+}
+
+// skipCallsLine reports the ECR API calls of ms-build's skips on a fixture
+// (and builder):
 // one figure when every round made the same calls, else each round's.
 func skipCallsLine(fixture string, rounds []map[string]int) string {
 	most := 0

@@ -2,28 +2,15 @@ package testenv
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
-	"net"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,49 +23,26 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	bkclient "github.com/moby/buildkit/client"
+
+	"github.com/org/ms-build-action/internal/testenv/buildkitd"
 )
 
-// BuildKitd is a standalone buildkitd that one test started: BuildKit's
-// daemon (built by scripts/buildkit at go.mod's version) with its OCI worker
-// on Debian's runc, listening on a loopback TCP port with mutual TLS, with
-// its own root, and resolving docker.io (and mcr.microsoft.com) images
-// through Mirror, a registry in the test process that holds BusyboxImage
-// and SDKImage for linux/amd64 and, when MSB_BUSYBOX_ARM64 names Debian's
-// arm64 busybox, linux/arm64.
+// BuildKitd is a standalone buildkitd that one test started
+// (buildkitd.Daemon: BuildKit's daemon built by scripts/buildkit at
+// go.mod's version, its OCI worker on Debian's runc, a loopback TCP port
+// with mutual TLS, its own root), resolving docker.io (and
+// mcr.microsoft.com) images through Mirror, a registry in the test process
+// that holds BusyboxImage and SDKImage for linux/amd64 and, when
+// MSB_BUSYBOX_ARM64 names Debian's arm64 busybox, linux/arm64. Its address
+// and certificates are the Daemon's fields.
 type BuildKitd struct {
-	// Addr is the daemon's address: tcp://127.0.0.1:PORT.
-	Addr string
-	// CAFile, CertFile and KeyFile are the paths of the CA certificate that
-	// signed the daemon's and the client's certificates, and of the client's
-	// certificate and key; CA, Cert and Key are their PEM contents.
-	CAFile, CertFile, KeyFile string
-	CA, Cert, Key             []byte
-	// UnsignedCertFile and UnsignedKeyFile are a client certificate and key
-	// that another CA signed: the daemon refuses them. UnsignedCert and
-	// UnsignedKey are their PEM contents.
-	UnsignedCertFile, UnsignedKeyFile string
-	UnsignedCert, UnsignedKey         []byte
+	*buildkitd.Daemon
 	// Mirror is the host:port of the registry the daemon pulls docker.io's
 	// and mcr.microsoft.com's images from (plain HTTP); a test may push its
 	// own images there. Its tags are the test's own; its blobs are in a
 	// store all mirrors of the process share (content-addressed, so no test
 	// sees another's images, but a blob one test pushed exists in all).
 	Mirror string
-
-	bin, dir, config     string
-	serverCrt, serverKey string
-	mu                   sync.Mutex
-	proc                 *bkProc
-	starts               int
-	logs                 []string
-}
-
-// bkProc is one run of buildkitd.
-type bkProc struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	log  string
-	root string
 }
 
 // BuildKit starts a buildkitd for the test, answering before it returns,
@@ -89,25 +53,21 @@ type bkProc struct {
 // it fails.
 func BuildKit(t testing.TB, httpRegistries ...string) *BuildKitd {
 	t.Helper()
-	bin := buildkitdBinary(t)
+	buildkitdBinary(t)
 	began := time.Now()
-	// Not t.TempDir: its path holds the test's name, and a socket's path is
-	// at most 107 bytes.
-	dir, err := os.MkdirTemp("", "msb-bk-")
-	must(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	b := &BuildKitd{bin: bin, dir: dir}
-	b.makeCerts(t, t.TempDir())
+	b := &BuildKitd{}
 	b.startMirror(t)
-	b.config = filepath.Join(dir, "buildkitd.toml")
-	must(t, os.WriteFile(b.config, []byte(buildkitdConfig(b.Mirror, httpRegistries)), 0o644))
+	d, err := buildkitd.Start(t.Context(), buildkitd.Config{Mirror: b.Mirror, HTTPRegistries: httpRegistries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Daemon = d
 	t.Cleanup(func() {
 		if t.Failed() {
 			b.showLogs(t)
 		}
+		d.Close()
 	})
-	t.Cleanup(b.Stop)
-	b.start(t, true)
 	t.Logf("buildkitd answers at %s (mirror %s), started in %v", b.Addr, b.Mirror, time.Since(began).Round(time.Millisecond))
 	return b
 }
@@ -116,8 +76,7 @@ func BuildKit(t testing.TB, httpRegistries ...string) *BuildKitd {
 // it is closed when the test ends.
 func (b *BuildKitd) Client(t testing.TB) *bkclient.Client {
 	t.Helper()
-	c, err := bkclient.New(context.Background(), b.Addr,
-		bkclient.WithServerConfig("127.0.0.1", b.CAFile), bkclient.WithCredentials(b.CertFile, b.KeyFile))
+	c, err := b.Daemon.Client(context.Background())
 	if err != nil {
 		t.Fatalf("buildkit client for %s: %v", b.Addr, err)
 	}
@@ -129,133 +88,14 @@ func (b *BuildKitd) Client(t testing.TB) *bkclient.Client {
 // empty root: a fresh runner's builder, with nothing cached.
 func (b *BuildKitd) Restart(t testing.TB) {
 	t.Helper()
-	b.mu.Lock()
-	p := b.proc
-	b.mu.Unlock()
-	b.Stop()
-	if p != nil {
-		if err := os.RemoveAll(p.root); err != nil {
-			t.Logf("removing the previous buildkitd root: %v", err)
-		}
-	}
-	b.start(t, false)
-}
-
-// Stop stops the daemon (and the steps it runs): SIGTERM to its process
-// group, SIGKILL after 15s. It does nothing when the daemon is stopped.
-func (b *BuildKitd) Stop() {
-	b.mu.Lock()
-	p := b.proc
-	b.proc = nil
-	b.mu.Unlock()
-	if p == nil {
-		return
-	}
-	pid := p.cmd.Process.Pid
-	syscall.Kill(-pid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		syscall.Kill(-pid, syscall.SIGKILL)
-		<-p.done
-	}
-}
-
-// start runs buildkitd with a new root and waits until it answers. A port
-// another process took meanwhile makes the first start pick another.
-func (b *BuildKitd) start(t testing.TB, first bool) {
-	t.Helper()
-	for attempt := 1; ; attempt++ {
-		if first {
-			b.Addr = "tcp://" + freeLoopbackPort(t)
-		}
-		p, err := b.run()
-		if err == nil {
-			err = b.waitReady(p)
-		}
-		if err == nil {
-			b.mu.Lock()
-			b.proc = p
-			b.mu.Unlock()
-			return
-		}
-		logText, _ := os.ReadFile(p.log)
-		if first && attempt < 5 && strings.Contains(string(logText), "address already in use") {
-			continue
-		}
-		t.Fatalf("buildkitd at %s: %v", b.Addr, err)
-	}
-}
-
-// run starts one buildkitd process in its own process group.
-func (b *BuildKitd) run() (*bkProc, error) {
-	b.starts++
-	n := strconv.Itoa(b.starts)
-	root := filepath.Join(b.dir, "root"+n)
-	logPath := filepath.Join(b.dir, "buildkitd"+n+".log")
-	b.logs = append(b.logs, logPath)
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	cmd := exec.Command(b.bin, "--oci-worker=true", "--containerd-worker=false",
-		"--root", root, "--addr", b.Addr, "--config", b.config,
-		"--tlscacert", b.CAFile, "--tlscert", b.serverCrt, "--tlskey", b.serverKey,
-		"--otel-socket-path", filepath.Join(b.dir, "otel"+n+".sock"))
-	cmd.Stdout, cmd.Stderr = f, f
-	// Its own group, so that Stop reaches the steps it runs; killed if the
-	// test process dies first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &bkProc{cmd: cmd, done: make(chan struct{}), log: logPath, root: root}
-	go func() {
-		cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// waitReady polls ListWorkers over mTLS until the daemon answers, it exits,
-// or a minute passes.
-func (b *BuildKitd) waitReady(p *bkProc) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := bkclient.New(ctx, b.Addr,
-		bkclient.WithServerConfig("127.0.0.1", b.CAFile), bkclient.WithCredentials(b.CertFile, b.KeyFile))
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
-		ws, err := c.ListWorkers(actx)
-		acancel()
-		if err == nil && len(ws) > 0 {
-			return nil
-		}
-		if err == nil {
-			err = errors.New("no workers")
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("exited before it answered (%v): see its log below", p.cmd.ProcessState)
-		case <-ctx.Done():
-			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-			return fmt.Errorf("no answer within a minute: %v", err)
-		case <-tick.C:
-		}
+	if err := b.Daemon.Restart(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // showLogs logs the end of each run's log.
 func (b *BuildKitd) showLogs(t testing.TB) {
-	for _, l := range b.logs {
+	for _, l := range b.Logs() {
 		data, err := os.ReadFile(l)
 		if err != nil {
 			t.Logf("buildkitd log %s: %v", l, err)
@@ -267,22 +107,6 @@ func (b *BuildKitd) showLogs(t testing.TB) {
 		}
 		t.Logf("buildkitd log (%s):\n%s", filepath.Base(l), data)
 	}
-}
-
-// buildkitdConfig is buildkitd.toml: the OCI worker only, no garbage
-// collection (a test's build finds what the previous one left), docker.io
-// and mcr.microsoft.com through the mirror, and plain HTTP to the mirror
-// and to httpRegistries.
-func buildkitdConfig(mirror string, httpRegistries []string) string {
-	var s strings.Builder
-	s.WriteString("[worker.oci]\n  enabled = true\n  gc = false\n[worker.containerd]\n  enabled = false\n")
-	for _, r := range []string{"docker.io", "mcr.microsoft.com"} {
-		fmt.Fprintf(&s, "[registry.%q]\n  mirrors = [%q]\n", r, mirror)
-	}
-	for _, r := range append([]string{mirror}, httpRegistries...) {
-		fmt.Fprintf(&s, "[registry.%q]\n  http = true\n", r)
-	}
-	return s.String()
 }
 
 // mirrorBlobs holds the blobs of every test's mirror: after the first, a
@@ -301,21 +125,11 @@ func (b *BuildKitd) startMirror(t testing.TB) {
 	pushBaseIndexes(t, b.Mirror)
 }
 
-// freeLoopbackPort returns 127.0.0.1:PORT with a port free a moment ago.
-func freeLoopbackPort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // buildkitdBinary is the buildkitd to run, or the test is skipped (failed
 // with MSB_REQUIRE_BUILDKIT=1) with what is missing.
 func buildkitdBinary(t testing.TB) string {
 	t.Helper()
-	bin, err := buildkitdCheck()
+	bin, err := buildkitd.Binary()
 	if err != nil {
 		msg := err.Error() + ": run `eval \"$(scripts/buildkit)\"` as root"
 		if os.Getenv("MSB_REQUIRE_BUILDKIT") == "1" {
@@ -324,68 +138,6 @@ func buildkitdBinary(t testing.TB) string {
 		t.Skip(msg)
 	}
 	return bin
-}
-
-// buildkitdCheck finds buildkitd of the version this module requires, and
-// runc, once per process.
-var buildkitdCheck = sync.OnceValues(func() (string, error) {
-	if os.Geteuid() != 0 {
-		return "", errors.New("buildkitd's OCI worker needs root")
-	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		return "", errors.New("no runc on PATH")
-	}
-	bin, err := exec.LookPath("buildkitd")
-	if err != nil {
-		return "", errors.New("no buildkitd on PATH")
-	}
-	out, err := exec.Command(bin, "--version").Output()
-	if err != nil {
-		return "", fmt.Errorf("%s --version: %v", bin, err)
-	}
-	want := buildkitModuleVersion()
-	if f := strings.Fields(string(out)); want != "" && (len(f) < 3 || f[2] != want) {
-		return "", fmt.Errorf("%s is %q, not BuildKit %s (go.mod's)", bin, strings.TrimSpace(string(out)), want)
-	}
-	return bin, nil
-})
-
-// buildkitModuleVersion is the version of github.com/moby/buildkit this
-// module requires: from the binary's build information or, in a test
-// binary (which records no dependencies), from go.mod above the working
-// directory. It is "" when neither says.
-func buildkitModuleVersion() string {
-	const mod = "github.com/moby/buildkit"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path != mod {
-				continue
-			}
-			if d.Replace != nil {
-				return d.Replace.Version
-			}
-			return d.Version
-		}
-	}
-	dir, err := os.Getwd()
-	for err == nil {
-		data, rerr := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if rerr == nil {
-			for _, l := range strings.Split(string(data), "\n") {
-				f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(l), "require "))
-				if len(f) >= 2 && f[0] == mod {
-					return f[1]
-				}
-			}
-			return ""
-		}
-		if parent := filepath.Dir(dir); parent != dir {
-			dir = parent
-		} else {
-			break
-		}
-	}
-	return ""
 }
 
 // Arm64 skips the test (fails it with MSB_REQUIRE_BUILDKIT=1) unless arm64
@@ -421,75 +173,6 @@ func binfmtFixBinary(entry string) bool {
 		}
 	}
 	return false
-}
-
-// makeCerts makes, in dir, a CA, the daemon's certificate for 127.0.0.1
-// and a client certificate it signed, and a client certificate another CA
-// signed.
-func (b *BuildKitd) makeCerts(t testing.TB, dir string) {
-	t.Helper()
-	ca, caKey := newCert(t, "msb-test buildkit CA", nil, nil, true)
-	other, otherKey := newCert(t, "msb-test other CA", nil, nil, true)
-	srv, srvKey := newCert(t, "buildkitd", ca, caKey, false)
-	cli, cliKey := newCert(t, "msb-test client", ca, caKey, false)
-	bad, badKey := newCert(t, "msb-test unsigned client", other, otherKey, false)
-	b.CA = pemCert(ca)
-	b.Cert, b.Key = pemCert(cli), pemKey(t, cliKey)
-	b.UnsignedCert, b.UnsignedKey = pemCert(bad), pemKey(t, badKey)
-	write := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
-		must(t, os.WriteFile(p, data, 0o600))
-		return p
-	}
-	b.CAFile = write("ca.pem", b.CA)
-	b.serverCrt, b.serverKey = write("daemon.pem", pemCert(srv)), write("daemon.key", pemKey(t, srvKey))
-	b.CertFile, b.KeyFile = write("client.pem", b.Cert), write("client.key", b.Key)
-	b.UnsignedCertFile, b.UnsignedKeyFile = write("unsigned.pem", b.UnsignedCert), write("unsigned.key", b.UnsignedKey)
-}
-
-// newCert makes a P-256 key and a certificate for it, valid for a day: a
-// CA's (self-signed when parent is nil), or a leaf's for both server
-// (127.0.0.1, localhost) and client authentication.
-func newCert(t testing.TB, cn string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, isCA bool) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(t, err)
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	must(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-	}
-	if isCA {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
-	} else {
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-		tmpl.DNSNames = []string{"localhost"}
-	}
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	must(t, err)
-	cert, err := x509.ParseCertificate(der)
-	must(t, err)
-	return cert, key
-}
-
-func pemCert(c *x509.Certificate) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-}
-
-func pemKey(t testing.TB, k *ecdsa.PrivateKey) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	must(t, err)
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
 // pushBaseIndexes pushes BusyboxImage and SDKImage to the registry at host,

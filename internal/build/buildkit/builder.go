@@ -162,7 +162,8 @@ func imageKey(platforms int) string {
 }
 
 // Push exports a built image to ref with the registry's login: the build
-// is solved again, all cached, and must give the same image.
+// is solved again, all cached, and must give the same image (its config
+// may carry another inline cache: see sameImage).
 func (b *Builder) Push(ctx context.Context, imageID, ref string, auth build.Auth) (build.Pushed, error) {
 	b.mu.Lock()
 	bt, ok := b.built[imageID]
@@ -176,6 +177,15 @@ func (b *Builder) Push(ctx context.Context, imageID, ref string, auth build.Auth
 	if err != nil {
 		return build.Pushed{}, fmt.Errorf("pushing %s: %w", ref, registry.Classify(err))
 	}
+	if got := res[imageKey(len(b.platforms))]; got != bt.config {
+		same, err := b.sameImage(ctx, bt.config, got)
+		if err != nil {
+			return build.Pushed{}, fmt.Errorf("pushing %s: comparing the image exported (%s) with the image built (%s): %w", ref, got, bt.config, err)
+		}
+		if !same {
+			return build.Pushed{}, fmt.Errorf("pushing %s: the daemon exported %s, not the image it built (%s): nothing is tagged; run again", ref, got, bt.config)
+		}
+	}
 	var desc ocispecs.Descriptor
 	raw, err := base64.StdEncoding.DecodeString(res["containerimage.descriptor"])
 	if err == nil {
@@ -185,10 +195,8 @@ func (b *Builder) Push(ctx context.Context, imageID, ref string, auth build.Auth
 		return build.Pushed{}, fmt.Errorf("pushing %s: the daemon reported no manifest", ref)
 	}
 	p := build.Pushed{Digest: desc.Digest.String(), Size: desc.Size}
-	// The export for the push is a new one of the same solve: its layers are
-	// the build's, and its config may differ in the inline cache metadata
-	// (which the daemon's cache records, changed by other exports since,
-	// make).
+	// The export for the push is a new one of the same solve, checked
+	// above to differ at most in its inline cache: its id is reported.
 	if got := res[imageKey(len(b.platforms))]; got != bt.config {
 		p.ImageID = got
 		b.mu.Lock()

@@ -26,9 +26,10 @@ import (
 // auth is sent only to ref's registry.
 func (b *Builder) ResolveBase(ctx context.Context, ref string, auth build.Auth, _ bool) (string, error) {
 	var dgst string
-	err := b.gateway(ctx, withLogin{auth: auth, ref: ref}, func(ctx context.Context, gw gateway.Client) error {
+	full := normalized(ref)
+	err := b.gateway(ctx, withLogin{auth: auth, ref: full}, func(ctx context.Context, gw gateway.Client) error {
 		p := b.firstPlatform()
-		_, d, _, err := gw.ResolveImageConfig(ctx, normalized(ref), sourceresolver.Opt{ImageOpt: &sourceresolver.ResolveImageOpt{Platform: p, ResolveMode: "pull"}})
+		_, d, _, err := gw.ResolveImageConfig(ctx, full, sourceresolver.Opt{ImageOpt: &sourceresolver.ResolveImageOpt{Platform: p, ResolveMode: "pull"}})
 		dgst = d.String()
 		return err
 	})
@@ -38,16 +39,16 @@ func (b *Builder) ResolveBase(ctx context.Context, ref string, auth build.Auth, 
 	return dgst, nil
 }
 
-// normalized is ref as the daemon's resolver takes it, its registry and
-// tag spelled out (docker.io/library/busybox:latest for busybox), as the
-// Dockerfile front end does before it asks: the resolver reads a short
-// name's first part as a host.
+// normalized is ref as the daemon resolves it, as a Dockerfile's FROM
+// means it: msb-example/runtime:1 is docker.io/msb-example/runtime:1, and
+// a name without tag or digest is :latest. A ref that does not parse is
+// left as it is, for the daemon to refuse.
 func normalized(ref string) string {
-	n, err := reference.ParseNormalizedNamed(ref)
+	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return ref
 	}
-	return reference.TagNameOnly(n).String()
+	return reference.TagNameOnly(named).String()
 }
 
 // Pull makes sure a cache image can be read with auth: a build reads it
