@@ -817,12 +817,18 @@ func (b *bench) ownCost(ctx context.Context) error {
 	}
 	cmd := exec.CommandContext(ctx, b.binary, "--repository", "bench/big", "--network", "none", "--tags", "big", "--context", dir)
 	cmd.Env = b.baseEnv
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ms-build on the big context: %v\n%s", err, tail(out))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return err
 	}
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	peak := float64(ru.Maxrss) / 1024 // kB on Linux
+	hwm := watchPeak(cmd.Process.Pid)
+	err = cmd.Wait()
+	kb := hwm()
+	if err != nil {
+		return fmt.Errorf("ms-build on the big context: %v\n%s", err, tail(out.Bytes()))
+	}
+	peak := float64(kb) / 1024
 	verdict = "met"
 	if peak > 100 {
 		verdict = "MISSED"
@@ -830,6 +836,49 @@ func (b *bench) ownCost(ctx context.Context) error {
 	fmt.Printf("  peak memory, whole run: %4.0f MB (target <= 100) %s\n", peak, verdict)
 	return nil
 }
+
+// watchPeak reads a process's peak resident memory (VmHWM) every few
+// milliseconds until the returned function is called, after the process
+// ended, and returns the last figure read, in kB. Its rusage's ru_maxrss
+// will not do: a child that Go starts shares the bench's memory until it
+// execs, and the kernel keeps that high-water mark (the bench's mirror and
+// buffers, 250 MB and more) as the child's.
+func watchPeak(pid int) func() int64 {
+	var (
+		mu   sync.Mutex
+		peak int64
+	)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		path := fmt.Sprintf("/proc/%d/status", pid)
+		for {
+			if b, err := os.ReadFile(path); err == nil {
+				if m := vmHWM.FindSubmatch(b); m != nil {
+					n, _ := strconv.ParseInt(string(m[1]), 10, 64)
+					mu.Lock()
+					peak = max(peak, n)
+					mu.Unlock()
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
+
+var vmHWM = regexp.MustCompile(`(?m)^VmHWM:\s+(\d+) kB`)
 
 // bigContext writes a context of about size bytes: big assets, mid-size
 // files and many small sources, as a large repository has.

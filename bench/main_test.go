@@ -3,6 +3,8 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -134,4 +136,26 @@ func TestTableRow(t *testing.T) {
 	if got := tableRow(r, false); !strings.HasSuffix(got, "1.00   <=1.1 met") {
 		t.Errorf("tableRow() at ratio 1.00 = %q, want it met", got)
 	}
+}
+
+// TestWatchPeak: the peak is the child's own after its exec, not the
+// bench's, whose memory a child shares until it execs.
+func TestWatchPeak(t *testing.T) {
+	ballast := make([]byte, 200<<20) // the bench's own memory, touched
+	for i := range ballast {
+		ballast[i] = 1
+	}
+	cmd := exec.Command("sleep", "0.2")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sleep: ", err)
+	}
+	hwm := watchPeak(cmd.Process.Pid)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	kb := hwm()
+	if kb <= 0 || kb > 50<<10 {
+		t.Errorf("sleep's peak = %d kB, want its own few MB, not the bench's 200 MB", kb)
+	}
+	runtime.KeepAlive(ballast)
 }
