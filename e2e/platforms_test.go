@@ -120,3 +120,34 @@ func TestTwoPlatforms(t *testing.T) {
 		t.Error("v2 was attached to an image over max-image-size")
 	}
 }
+
+// TestEnginePlatform: with the Docker engine, platforms names the one
+// platform to build, another architecture under QEMU: the image pushed is
+// an arm64 image whose steps ran as arm64.
+func TestEnginePlatform(t *testing.T) {
+	docker := testenv.Docker(t)
+	testenv.BaseImages(t, docker)
+	testenv.Arm64Base(t, docker)
+	e := testenv.StartECR(t, testenv.GGCR)
+	dir := workspace(t, "twostage")
+	df := "FROM " + testenv.Arm64BusyboxImage + " AS build\nCOPY requirements.txt /\nRUN uname -m > /arch.txt\nFROM " + testenv.Arm64BusyboxImage + "\nCOPY --from=build /arch.txt /arch.txt\nCMD [\"sh\", \"-c\", \"cat /arch.txt; uname -m\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := github(t, dir, e, map[string]string{"repository": "acme/arm", "tags": "v1", "network": "none", "platforms": "linux/arm64"})
+	if r.code != 0 {
+		t.Fatalf("exit code %d, want 0", r.code)
+	}
+	auth := login(t, e)
+	img, err := remote.Image(ref(t, e.Registry+"/acme/arm:v1"), remote.WithAuth(auth))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil || cf.Architecture != "arm64" {
+		t.Fatalf("the pushed image's architecture = %v (%v), want arm64", cf, err)
+	}
+	if got := testenv.ImageFile(t, img, "arch.txt"); got != "aarch64\n" {
+		t.Errorf("/arch.txt = %q, want aarch64: the build stage's RUN ran as arm64", got)
+	}
+}

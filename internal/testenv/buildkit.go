@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -21,8 +22,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	bkclient "github.com/moby/buildkit/client"
+	"github.com/moby/moby/client"
 
 	"github.com/org/ms-build-action/internal/testenv/buildkitd"
 )
@@ -252,4 +255,33 @@ func baseImage(bb []byte, applets []string, sdk bool, arch string) (v1.Image, er
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture, cf.Config.Env = "linux", arch, []string{basePath}
 	return mutate.ConfigFile(img, cf)
+}
+
+// Arm64BusyboxImage is BusyboxImage's arm64 image, in the engine's store.
+const Arm64BusyboxImage = "msb-test/busybox-arm64:1"
+
+// Arm64Base loads Arm64BusyboxImage into the engine (docker load of an
+// image whose config says linux/arm64: docker import records the engine's
+// own platform), after Arm64's checks.
+func Arm64Base(t testing.TB, c *client.Client) {
+	t.Helper()
+	Arm64(t)
+	bb, err := os.ReadFile(os.Getenv("MSB_BUSYBOX_ARM64"))
+	must(t, err)
+	applets, err := busyboxApplets()
+	must(t, err)
+	img, err := baseImage(bb, applets, false, "arm64")
+	must(t, err)
+	tag, err := name.NewTag(Arm64BusyboxImage)
+	must(t, err)
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tarball.Write(tag, img, pw)) }()
+	res, err := c.ImageLoad(context.Background(), pr)
+	must(t, err)
+	defer res.Close()
+	out, err := io.ReadAll(res)
+	must(t, err)
+	if bytes.Contains(out, []byte(`"error`)) {
+		t.Fatalf("loading %s: %s", Arm64BusyboxImage, out)
+	}
 }
