@@ -645,6 +645,12 @@ func (r *run) readPlatforms(ctx context.Context, m registry.Manifest) error {
 	r.platforms, r.platformManifests = nil, nil
 	for _, d := range digests {
 		img, cfg, err := r.platformImage(ctx, d)
+		var ie *InputError
+		if errors.As(err, &ie) {
+			// The merge's words for its images input: here the builder
+			// pushed the index, and no input is at fault.
+			return fmt.Errorf("checking the pushed image: %s", ie.Msg)
+		}
 		if err != nil {
 			return fmt.Errorf("checking the pushed image: %w", err)
 		}
